@@ -1,0 +1,368 @@
+//! The OPD Gateway data plane: XDP programs on the `lan` and `wan` ports.
+//!
+//! Every frame is parsed (Ethernet, 802.1Q / 802.1ad tags, IPv4 / IPv6), classified to an
+//! agency by VLAN id (an array index), policed by that agency's bucket for the direction,
+//! counted, and then forwarded to the other port (redirect) or handed to the stack (a Linux
+//! bridge). Control frames are forwarded without policing; frames too short to classify are
+//! dropped and counted, never guessed.
+#![no_std]
+#![no_main]
+// The bpfel target declares no compare-and-swap for core::sync::atomic (BPF v1 has none);
+// the v3 instruction set this program is built for does, through the intrinsic.
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
+
+use core::intrinsics::{AtomicOrdering::Relaxed, atomic_cxchg, atomic_xadd};
+
+use aya_ebpf::{
+    bindings::xdp_action,
+    helpers::{bpf_ktime_get_ns, generated::bpf_xdp_get_buff_len},
+    macros::{map, xdp},
+    maps::{Array, DevMap, HashMap, PerCpuArray},
+    programs::XdpContext,
+};
+use gateway_common::{
+    AgencyRef, Bucket, Config, Counters, DIR_DOWNLOAD, DIR_UPLOAD, DIRECTIONS, LimitEntry,
+    MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, VLAN_SLOTS, agency_slot, forward,
+    qinq_key, reason, unclassified,
+};
+
+/// VLAN id → agency (see [`AgencyRef`]).
+#[map(name = "OPD_VLANS")]
+static VLANS: Array<AgencyRef> = Array::with_max_entries(VLAN_SLOTS, 0);
+
+/// (outer, inner) VLAN ids of double-tagged frames → agency. Looked up only for QinQ frames;
+/// when absent the outer id is looked up in [`VLANS`].
+#[map(name = "OPD_QINQ")]
+static QINQ: HashMap<u32, AgencyRef> = HashMap::with_max_entries(QINQ_ENTRIES, 0);
+
+/// Limits per agency and direction, written by the daemon.
+#[map(name = "OPD_LIMITS")]
+static LIMITS: Array<LimitEntry> = Array::with_max_entries(MAX_AGENCIES * DIRECTIONS, 0);
+
+/// Bucket state per agency and direction, written only here.
+#[map(name = "OPD_BUCKETS")]
+static BUCKETS: Array<Bucket> = Array::with_max_entries(MAX_AGENCIES * DIRECTIONS, 0);
+
+/// Per-CPU counters per agency and direction.
+#[map(name = "OPD_AGENCY_STATS")]
+static AGENCY_STATS: PerCpuArray<Counters> =
+    PerCpuArray::with_max_entries(MAX_AGENCIES * DIRECTIONS, 0);
+
+/// Per-CPU counters per [`reason`] and direction.
+#[map(name = "OPD_OTHER_STATS")]
+static OTHER_STATS: PerCpuArray<Counters> =
+    PerCpuArray::with_max_entries(reason::COUNT * DIRECTIONS, 0);
+
+#[map(name = "OPD_CONFIG")]
+static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+/// [`PORT_TO_WAN`] holds the `wan` port, [`PORT_TO_LAN`] the `lan` port.
+#[map(name = "OPD_PORTS")]
+static PORTS: DevMap = DevMap::with_max_entries(2, 0);
+
+const ETH_HLEN: usize = 14;
+const VLAN_HLEN: usize = 4;
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86DD;
+const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88A8;
+/// Pre-standard QinQ service tag still sent by some switches.
+const ETH_P_QINQ_LEGACY: u16 = 0x9100;
+const ETH_P_LLDP: u16 = 0x88CC;
+const ETH_P_SLOW: u16 = 0x8809; // LACP, marker
+const ETH_P_PAE: u16 = 0x888E; // 802.1X
+const IPPROTO_ICMPV6: u8 = 58;
+
+/// Upload: frames from the agencies' trunk.
+#[xdp(frags)]
+pub fn opd_lan(ctx: XdpContext) -> u32 {
+    gateway(&ctx, DIR_UPLOAD, PORT_TO_WAN)
+}
+
+/// Download: frames from the upstream router's trunk.
+#[xdp(frags)]
+pub fn opd_wan(ctx: XdpContext) -> u32 {
+    gateway(&ctx, DIR_DOWNLOAD, PORT_TO_LAN)
+}
+
+/// What the parser found out about a frame.
+enum Class {
+    /// Frame shorter than its own Ethernet header and tags.
+    Malformed,
+    /// Link-local or neighbour-resolution traffic: forward, never police.
+    Control,
+    /// Classified (0 = no agency: untagged or unknown VLAN).
+    Agency(AgencyRef),
+}
+
+#[inline(always)]
+fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
+    // Whole frame, every buffer of a multi-buffer frame included.
+    // SAFETY: the helper only reads the context it is given.
+    let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) };
+    let Some(config) = CONFIG.get(0) else {
+        return xdp_action::XDP_ABORTED;
+    };
+    match classify(ctx) {
+        Class::Malformed => {
+            count(
+                &OTHER_STATS,
+                reason::MALFORMED * DIRECTIONS + dir,
+                len,
+                false,
+            );
+            xdp_action::XDP_DROP
+        }
+        Class::Control => {
+            count(&OTHER_STATS, reason::CONTROL * DIRECTIONS + dir, len, true);
+            // Link-local frames (STP, LLDP, LACP) belong to this link, as in any bridge.
+            if is_link_local(ctx) {
+                xdp_action::XDP_PASS
+            } else {
+                pass(config, port)
+            }
+        }
+        Class::Agency(found) => {
+            let agency = if found != 0 {
+                found - 1
+            } else {
+                match config.unclassified_action {
+                    unclassified::AGENCY => config.unclassified_agency,
+                    unclassified::DROP => {
+                        count(
+                            &OTHER_STATS,
+                            reason::UNCLASSIFIED * DIRECTIONS + dir,
+                            len,
+                            false,
+                        );
+                        return xdp_action::XDP_DROP;
+                    }
+                    _ => {
+                        count(
+                            &OTHER_STATS,
+                            reason::UNCLASSIFIED * DIRECTIONS + dir,
+                            len,
+                            true,
+                        );
+                        return pass(config, port);
+                    }
+                }
+            };
+            let slot = agency_slot(agency, dir);
+            let ok = police(slot, len);
+            count(&AGENCY_STATS, slot, len, ok);
+            if ok {
+                pass(config, port)
+            } else {
+                xdp_action::XDP_DROP
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn pass(config: &Config, port: u32) -> u32 {
+    if config.forward == forward::REDIRECT {
+        // Falls back to the stack if the port is missing from the devmap.
+        PORTS
+            .redirect(port, xdp_action::XDP_PASS as u64)
+            .unwrap_or(xdp_action::XDP_PASS)
+    } else {
+        xdp_action::XDP_PASS
+    }
+}
+
+#[inline(always)]
+fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, passed: bool) {
+    if let Some(c) = map.get_ptr_mut(index) {
+        // SAFETY: per-CPU value, and XDP runs with preemption off: no other writer.
+        let c = unsafe { &mut *c };
+        if passed {
+            c.passed_packets += 1;
+            c.passed_bytes += len;
+        } else {
+            c.dropped_packets += 1;
+            c.dropped_bytes += len;
+        }
+    }
+}
+
+/// GCRA (virtual-time token bucket): a frame conforms if, after adding its transmission time
+/// at the agency's rate, the bucket's theoretical arrival time stays within the burst
+/// tolerance of now. One 64-bit state updated by compare-and-swap, so frames of one agency
+/// on several CPUs at once are policed against one rate, with no lost updates.
+#[inline(always)]
+fn police(slot: u32, len: u64) -> bool {
+    let Some(entry) = LIMITS.get(slot) else {
+        return false;
+    };
+    // One clock read per frame.
+    // SAFETY: no arguments.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let limit = if now < entry.dynamic_expires_ns {
+        &entry.dynamic
+    } else {
+        &entry.fixed
+    };
+    if limit.ns_per_byte_fp == 0 {
+        return true;
+    }
+    let Some(bucket) = BUCKETS.get_ptr_mut(slot) else {
+        return false;
+    };
+    let cost = limit.cost_ns(len);
+    let horizon = now + limit.burst_ns;
+    // SAFETY: the map value lives as long as the program and is 8-byte aligned; every
+    // access to it is atomic (an aligned 64-bit load is one BPF instruction, and LLVM's BPF
+    // backend has no atomic-load lowering to ask for it by name).
+    unsafe {
+        let tat = &raw mut (*bucket).tat_ns;
+        let mut seen = core::ptr::read_volatile(tat);
+        let mut tries = 0;
+        while tries < 8 {
+            let start = if seen > now { seen } else { now };
+            let next = start + cost;
+            if next > horizon {
+                return false;
+            }
+            let (current, swapped) = atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
+            if swapped {
+                return true;
+            }
+            seen = current;
+            tries += 1;
+        }
+        // Still contended after 8 rounds: charge the frame without the check rather than spin.
+        atomic_xadd::<u64, u64, { Relaxed }>(tat, cost);
+    }
+    true
+}
+
+/// Reads a `T` at `offset` of the frame's linear part, bounds-checked for the verifier.
+#[inline(always)]
+fn read<T: Copy>(ctx: &XdpContext, offset: usize) -> Option<T> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    if start + offset + core::mem::size_of::<T>() > end {
+        return None;
+    }
+    // SAFETY: in bounds, checked above; unaligned read since frames have no alignment.
+    Some(unsafe { core::ptr::read_unaligned((start + offset) as *const T) })
+}
+
+#[inline(always)]
+fn be16(ctx: &XdpContext, offset: usize) -> Option<u16> {
+    read::<[u8; 2]>(ctx, offset).map(u16::from_be_bytes)
+}
+
+/// 01:80:C2:00:00:00–0F: STP, LACP, LLDP, 802.1X — never forwarded by a bridge.
+#[inline(always)]
+fn is_link_local(ctx: &XdpContext) -> bool {
+    match read::<[u8; 6]>(ctx, 0) {
+        Some(d) => {
+            d[0] == 0x01
+                && d[1] == 0x80
+                && d[2] == 0xC2
+                && d[3] == 0
+                && d[4] == 0
+                && d[5] & 0xF0 == 0
+        }
+        None => false,
+    }
+}
+
+#[inline(always)]
+fn is_tpid(proto: u16) -> bool {
+    proto == ETH_P_8021Q || proto == ETH_P_8021AD || proto == ETH_P_QINQ_LEGACY
+}
+
+#[inline(always)]
+fn classify(ctx: &XdpContext) -> Class {
+    let Some(mut proto) = be16(ctx, 12) else {
+        return Class::Malformed;
+    };
+    if is_link_local(ctx) {
+        return Class::Control;
+    }
+    let mut off = ETH_HLEN;
+    let mut outer: u16 = 0;
+    let mut inner: u16 = 0;
+    let mut tags = 0u32;
+    if is_tpid(proto) {
+        let (Some(tci), Some(next)) = (be16(ctx, off), be16(ctx, off + 2)) else {
+            return Class::Malformed;
+        };
+        outer = tci & 0x0FFF;
+        proto = next;
+        off += VLAN_HLEN;
+        tags = 1;
+        if is_tpid(proto) {
+            let (Some(tci), Some(next)) = (be16(ctx, off), be16(ctx, off + 2)) else {
+                return Class::Malformed;
+            };
+            inner = tci & 0x0FFF;
+            proto = next;
+            off += VLAN_HLEN;
+            tags = 2;
+        }
+    }
+    if is_control(ctx, proto, off) {
+        return Class::Control;
+    }
+    // VID 0 is a priority tag: the frame belongs to the native VLAN, as if untagged.
+    let found = match tags {
+        0 => 0,
+        1 => lookup_vlan(outer),
+        _ => {
+            // SAFETY: hash map lookup of a plain key; the value is only copied.
+            match unsafe { QINQ.get(&qinq_key(outer, inner)) } {
+                Some(a) => *a,
+                None => lookup_vlan(outer),
+            }
+        }
+    };
+    Class::Agency(found)
+}
+
+#[inline(always)]
+fn lookup_vlan(vid: u16) -> AgencyRef {
+    if vid == 0 {
+        return 0;
+    }
+    match VLANS.get(vid as u32) {
+        Some(a) => *a,
+        None => 0,
+    }
+}
+
+/// Frames that keep the network itself working: ARP, LLDP, LACP, 802.1X, and IPv6
+/// neighbour/router discovery. A truncated IPv6 header is not control: it is policed as
+/// its VLAN's traffic.
+#[inline(always)]
+fn is_control(ctx: &XdpContext, proto: u16, off: usize) -> bool {
+    match proto {
+        ETH_P_ARP | ETH_P_LLDP | ETH_P_SLOW | ETH_P_PAE => true,
+        ETH_P_IPV6 => {
+            // Next header at +6; the ICMPv6 type right after the fixed 40-byte header.
+            // Neighbour discovery carries no extension headers (RFC 4861 hop limit 255).
+            match (read::<u8>(ctx, off + 6), read::<u8>(ctx, off + 40)) {
+                (Some(IPPROTO_ICMPV6), Some(t)) => (133..=137).contains(&t),
+                _ => false,
+            }
+        }
+        ETH_P_IP => false,
+        _ => false,
+    }
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";
