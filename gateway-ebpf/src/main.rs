@@ -317,7 +317,7 @@ fn classify(ctx: &XdpContext) -> Class {
         1 => lookup_vlan(outer),
         _ => {
             // SAFETY: hash map lookup of a plain key; the value is only copied.
-            match unsafe { QINQ.get(&qinq_key(outer, inner)) } {
+            match unsafe { QINQ.get(qinq_key(outer, inner)) } {
                 Some(a) => *a,
                 None => lookup_vlan(outer),
             }

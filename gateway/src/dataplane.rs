@@ -9,8 +9,8 @@ use aya::{
     programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId},
 };
 use gateway_common::{
-    AgencyRef, Config, Counters, DIRECTIONS, LimitEntry, MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN,
-    VLAN_SLOTS, agency_slot, forward, qinq_key, unclassified,
+    AgencyRef, Config, Counters, DIRECTIONS, LimitEntry, PORT_TO_LAN, PORT_TO_WAN, VLAN_SLOTS,
+    agency_slot, forward, qinq_key, unclassified,
 };
 
 use crate::policy::{self, Forwarding, Policy, Unclassified};
@@ -32,7 +32,7 @@ pub enum DataplaneError {
     )]
     NotBuilt,
     #[error("failed to parse the XDP programs' object")]
-    Object(#[source] EbpfError),
+    Object(#[source] Box<EbpfError>),
     #[error("the XDP programs' object has no program `{0}` (built from another version?)")]
     MissingProgram(&'static str),
     #[error("the XDP programs' object has no map `{0}` (built from another version?)")]
@@ -43,22 +43,22 @@ pub enum DataplaneError {
     Verify {
         program: &'static str,
         #[source]
-        source: ProgramError,
+        source: Box<ProgramError>,
     },
     #[error("failed to open map `{name}`")]
     OpenMap {
         name: &'static str,
         #[source]
-        source: MapError,
+        source: Box<MapError>,
     },
     #[error("failed to write map `{name}`")]
     WriteMap {
         name: &'static str,
         #[source]
-        source: MapError,
+        source: Box<MapError>,
     },
     #[error("failed to write the port map")]
-    WritePorts(#[source] XdpMapError),
+    WritePorts(#[source] Box<XdpMapError>),
     #[error("interface `{name}` (site.{role}) does not exist; check `{role}` in the site file")]
     NoInterface { name: String, role: &'static str },
     #[error("failed to attach to `{iface}` (site.{role}) in {mode} mode; {hint}")]
@@ -68,7 +68,7 @@ pub enum DataplaneError {
         mode: &'static str,
         hint: &'static str,
         #[source]
-        source: ProgramError,
+        source: Box<ProgramError>,
     },
     #[error(
         "forwarding = \"bridge\" but `{lan}` and `{wan}` are not ports of one Linux bridge, so nothing would forward between them; add both to a bridge (`ip link set {lan} master br0`) or use forwarding = \"redirect\""
@@ -98,7 +98,10 @@ where
     let map = ebpf
         .take_map(name)
         .ok_or(DataplaneError::MissingMap(name))?;
-    T::try_from(map).map_err(|source| DataplaneError::OpenMap { name, source })
+    T::try_from(map).map_err(|source| DataplaneError::OpenMap {
+        name,
+        source: Box::new(source),
+    })
 }
 
 impl Dataplane {
@@ -113,16 +116,16 @@ impl Dataplane {
     /// Loads programs from an object file (tests and tools built apart from the daemon).
     pub fn load_file(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| {
-            DataplaneError::Object(EbpfError::FileError {
+            DataplaneError::Object(Box::new(EbpfError::FileError {
                 path: path.to_path_buf(),
                 error: e,
-            })
+            }))
         })?;
         Self::load_object(&bytes)
     }
 
     fn load_object(bytes: &[u8]) -> Result<Self> {
-        let mut ebpf = Ebpf::load(bytes).map_err(DataplaneError::Object)?;
+        let mut ebpf = Ebpf::load(bytes).map_err(|e| DataplaneError::Object(Box::new(e)))?;
         for name in [LAN_PROGRAM, WAN_PROGRAM] {
             let prog: &mut Xdp = ebpf
                 .program_mut(name)
@@ -130,11 +133,11 @@ impl Dataplane {
                 .try_into()
                 .map_err(|source| DataplaneError::Verify {
                     program: name,
-                    source,
+                    source: Box::new(source),
                 })?;
             prog.load().map_err(|source| DataplaneError::Verify {
                 program: name,
-                source,
+                source: Box::new(source),
             })?;
         }
         Ok(Dataplane {
@@ -157,7 +160,12 @@ impl Dataplane {
 
     /// Writes the policy's classification and limits into the maps.
     pub fn configure(&mut self, policy: &Policy) -> Result<()> {
-        let write = |name| move |source| DataplaneError::WriteMap { name, source };
+        let write = |name| {
+            move |source| DataplaneError::WriteMap {
+                name,
+                source: Box::new(source),
+            }
+        };
 
         let mut vlan_table = vec![0 as AgencyRef; VLAN_SLOTS as usize];
         let mut qinq_table = std::collections::HashMap::new();
@@ -220,10 +228,10 @@ impl Dataplane {
     pub fn set_ports(&mut self, lan_ifindex: u32, wan_ifindex: u32) -> Result<()> {
         self.ports
             .set(PORT_TO_WAN, wan_ifindex, None, 0)
-            .map_err(DataplaneError::WritePorts)?;
+            .map_err(|e| DataplaneError::WritePorts(Box::new(e)))?;
         self.ports
             .set(PORT_TO_LAN, lan_ifindex, None, 0)
-            .map_err(DataplaneError::WritePorts)
+            .map_err(|e| DataplaneError::WritePorts(Box::new(e)))
     }
 
     /// Attaches the programs to the site's ports (after [`Dataplane::configure`]).
@@ -260,7 +268,7 @@ impl Dataplane {
                 .try_into()
                 .map_err(|source| DataplaneError::Verify {
                     program: name,
-                    source,
+                    source: Box::new(source),
                 })?;
             let link = prog
                 .attach(iface, mode)
@@ -269,7 +277,7 @@ impl Dataplane {
                     role,
                     mode: mode_name,
                     hint,
-                    source,
+                    source: Box::new(source),
                 })?;
             self.links.push((name, link));
         }
@@ -368,6 +376,3 @@ fn same_bridge(a: &str, b: &str) -> bool {
     let master = |i: &str| std::fs::read_link(format!("/sys/class/net/{i}/master")).ok();
     matches!((master(a), master(b)), (Some(x), Some(y)) if x == y)
 }
-
-/// Agency slots checked at compile time against the maps' sizes.
-const _: () = assert!(MAX_AGENCIES * DIRECTIONS <= u32::MAX);

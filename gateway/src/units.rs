@@ -102,7 +102,7 @@ pub fn parse_rate(s: &str) -> Result<Rate, UnitError> {
         }
     };
     let bps = (value * mult).round();
-    if bps < 1.0 || bps > 1e15 {
+    if !(1.0..=1e15).contains(&bps) {
         return Err(UnitError(format!(
             "\"{t}\" is out of range; rates run from 1bps to 1000Tbps"
         )));

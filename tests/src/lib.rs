@@ -1,1 +1,463 @@
+//! Simulated agency networks for the demo and the privileged tests.
+//!
+//! A [`SimNetwork`] builds, in network namespaces of its own:
+//!
+//! ```text
+//!  agency host ns (per VLAN) ─ nic ─┐                 ┌─ nic ─ upstream host ns (per VLAN)
+//!  (tag pushed/popped by TC)        │  switch ns       │  (tag pushed/popped by TC)
+//!                                  lanbr ─ gwlan ═╗ ╔═ gwwan ─ wanbr
+//!                                                 ║ ║
+//!                                    gateway ns:  lan   wan   (opd-gateway attaches here)
+//! ```
+//!
+//! Every agency VLAN gets a host on the agencies' side and one on the upstream side, in
+//! 198.18.<k>.0/24 (the benchmarking range). Everything is removed when the network is
+//! dropped, also when a test panics.
 
+pub mod frames;
+pub mod traffic;
+
+use std::{
+    fs::File,
+    os::fd::AsFd,
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    programs::{SchedClassifier, TcAttachType, Xdp, XdpMode},
+};
+use nix::sched::{CloneFlags, setns};
+
+/// Fails the calling test loudly unless it runs as root.
+pub fn require_root() {
+    // SAFETY: no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!(
+            "this test needs root (it creates network namespaces and attaches XDP programs); \
+             run the tests with `cargo xtask test` as root"
+        );
+    }
+}
+
+/// A path given by `cargo xtask` through the environment; panics with what to do if absent.
+pub fn env_path(var: &str) -> PathBuf {
+    let p = std::env::var_os(var).unwrap_or_else(|| {
+        panic!("{var} is not set: run this through `cargo xtask test` or `cargo xtask demo`")
+    });
+    let p = PathBuf::from(p);
+    assert!(
+        p.exists(),
+        "{var}={} does not exist; run `cargo xtask build`",
+        p.display()
+    );
+    p
+}
+
+/// Runs a command to completion and panics with its output if it fails.
+pub fn sh(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A network namespace that is deleted when dropped.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// A namespace named uniquely for this process: `opd-<pid>-<n>-<role>`.
+    pub fn new(role: &str) -> Netns {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("opd-{}-{n}-{role}", std::process::id());
+        sh(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip -n <ns> ARGS`.
+    pub fn ip(&self, args: &[&str]) -> Output {
+        sh(Command::new("ip").arg("-n").arg(&self.name).args(args))
+    }
+
+    /// A command run inside the namespace (`ip netns exec`).
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// Runs `f` on a thread inside the namespace: sockets it opens and interfaces it looks up
+    /// are this namespace's.
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let file = File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+                setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
+                    .unwrap_or_else(|e| panic!("cannot enter {path}: {e}"));
+                f()
+            })
+            .join()
+            .expect("namespace thread panicked")
+        })
+    }
+
+    /// Spawns a thread inside the namespace that runs `f` in the background.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let file = File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+            setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("cannot enter {path}: {e}"));
+            f()
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Deleting the namespace removes its interfaces and what is attached to them.
+        let out = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        if !matches!(&out, Ok(o) if o.status.success()) {
+            eprintln!(
+                "warning: could not delete network namespace {}: {out:?}",
+                self.name
+            );
+        }
+    }
+}
+
+/// A child process killed (SIGTERM, then SIGKILL) when dropped.
+pub struct Process {
+    pub child: Option<Child>,
+    what: String,
+}
+
+impl Process {
+    pub fn spawn(mut cmd: Command, what: &str) -> Process {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what} ({cmd:?}): {e}"));
+        Process {
+            child: Some(child),
+            what: what.into(),
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    eprintln!("warning: {} did not stop on SIGTERM; killing it", self.what);
+                    let _ = child.kill(); // it may have exited just now
+                    return child.wait().ok();
+                }
+            }
+        }
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One agency VLAN of a simulated network: a host on each side of the gateway.
+pub struct VlanHosts {
+    /// 0 for an untagged host.
+    pub vid: u16,
+    pub agency_side: Netns,
+    pub upstream_side: Netns,
+    /// 198.18.<k>.1
+    pub agency_ip: std::net::Ipv4Addr,
+    /// 198.18.<k>.2
+    pub upstream_ip: std::net::Ipv4Addr,
+}
+
+/// Forwarding between the gateway's ports in a simulated network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forwarding {
+    /// The gateway redirects with XDP; nothing else joins `lan` and `wan`.
+    Redirect,
+    /// A Linux bridge `br0` in the gateway namespace joins `lan` and `wan`.
+    Bridge,
+}
+
+/// A simulated agency network around a gateway namespace.
+pub struct SimNetwork {
+    pub hosts: Vec<VlanHosts>,
+    pub gateway: Netns,
+    pub switch: Netns,
+    /// Loaded TC and XDP programs of the simulated hosts; links close with them.
+    programs: Vec<Ebpf>,
+}
+
+/// Queues on the gateway's ports, so each CPU has a receive queue of its own.
+const PORT_QUEUES: &str = "2";
+
+impl SimNetwork {
+    /// Builds the network with one host pair per VLAN id (0: untagged).
+    pub fn new(vids: &[u16], forwarding: Forwarding) -> SimNetwork {
+        require_root();
+        let sim_obj = std::fs::read(env_path("OPD_SIM_EBPF")).expect("read OPD_SIM_EBPF");
+        let gateway = Netns::new("gw");
+        let switch = Netns::new("sw");
+        let mut net = SimNetwork {
+            hosts: Vec::new(),
+            gateway,
+            switch,
+            programs: Vec::new(),
+        };
+        let sw = &net.switch;
+        for br in ["lanbr", "wanbr"] {
+            sw.ip(&["link", "add", br, "type", "bridge"]);
+            sw.ip(&["link", "set", br, "up"]);
+        }
+        for (port, sw_side, br) in [("lan", "gwlan", "lanbr"), ("wan", "gwwan", "wanbr")] {
+            sw.ip(&[
+                "link",
+                "add",
+                sw_side,
+                "numtxqueues",
+                PORT_QUEUES,
+                "numrxqueues",
+                PORT_QUEUES,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                port,
+                "numtxqueues",
+                PORT_QUEUES,
+                "numrxqueues",
+                PORT_QUEUES,
+                "netns",
+                net.gateway.name(),
+            ]);
+            sw.ip(&["link", "set", sw_side, "master", br, "up"]);
+            net.gateway.ip(&["link", "set", port, "up"]);
+            // Like a switch's trunk port: tags go on the wire inside the frame, not in
+            // metadata beside it, so the gateway's XDP programs see them.
+            sh(sw.command("ethtool").args([
+                "-K",
+                sw_side,
+                "txvlan",
+                "off",
+                "tx-vlan-stag-hw-insert",
+                "off",
+            ]));
+            // Transmit queue by CPU: frames sent from CPU n reach the gateway's receive
+            // queue n, so the gateway polices on both CPUs at once.
+            for q in 0..2 {
+                sh(sw.command("sh").args([
+                    "-c",
+                    &format!(
+                        "echo {:x} > /sys/class/net/{sw_side}/queues/tx-{q}/xps_cpus",
+                        1 << q
+                    ),
+                ]));
+            }
+        }
+        if forwarding == Forwarding::Bridge {
+            let gw = &net.gateway;
+            gw.ip(&["link", "add", "br0", "type", "bridge"]);
+            gw.ip(&["link", "set", "lan", "master", "br0"]);
+            gw.ip(&["link", "set", "wan", "master", "br0"]);
+            gw.ip(&["link", "set", "br0", "up"]);
+        } else {
+            // Frames redirected into a veth need an XDP program on the receiving end.
+            let mut loaded = Vec::new();
+            for sw_side in ["gwlan", "gwwan"] {
+                let obj = &sim_obj;
+                loaded.push(net.switch.enter(|| {
+                    let mut ebpf = Ebpf::load(obj).expect("load the simulation programs");
+                    let prog: &mut Xdp = ebpf
+                        .program_mut("sim_xdp_pass")
+                        .unwrap()
+                        .try_into()
+                        .unwrap();
+                    prog.load().expect("load sim_xdp_pass");
+                    prog.attach(sw_side, XdpMode::Driver)
+                        .unwrap_or_else(|e| panic!("attach sim_xdp_pass to {sw_side}: {e}"));
+                    ebpf
+                }));
+            }
+            net.programs.extend(loaded);
+        }
+        for (k, &vid) in vids.iter().enumerate() {
+            let k = k + 1;
+            let agency_ip = std::net::Ipv4Addr::new(198, 18, k as u8, 1);
+            let upstream_ip = std::net::Ipv4Addr::new(198, 18, k as u8, 2);
+            let agency_side = Netns::new(&format!("a{vid}"));
+            let upstream_side = Netns::new(&format!("u{vid}"));
+            for (host, ip, br, prefix) in [
+                (&agency_side, agency_ip, "lanbr", "a"),
+                (&upstream_side, upstream_ip, "wanbr", "u"),
+            ] {
+                let sw_port = format!("{prefix}{k}");
+                net.switch.ip(&[
+                    "link",
+                    "add",
+                    &sw_port,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    "nic",
+                    "netns",
+                    host.name(),
+                ]);
+                net.switch
+                    .ip(&["link", "set", &sw_port, "master", br, "up"]);
+                host.ip(&["addr", "add", &format!("{ip}/24"), "dev", "nic"]);
+                host.ip(&["link", "set", "nic", "up"]);
+                // Hosts on a wire send frames with their checksums filled in. A veth would
+                // leave them to an offload that XDP-redirected frames never get.
+                sh(host.command("ethtool").args(["-K", "nic", "tx", "off"]));
+                if vid != 0 {
+                    let obj = &sim_obj;
+                    net.programs.push(host.enter(|| attach_tagging(obj, vid)));
+                }
+            }
+            net.hosts.push(VlanHosts {
+                vid,
+                agency_side,
+                upstream_side,
+                agency_ip,
+                upstream_ip,
+            });
+        }
+        net
+    }
+
+    /// The host pair of a VLAN.
+    pub fn vlan(&self, vid: u16) -> &VlanHosts {
+        self.hosts
+            .iter()
+            .find(|h| h.vid == vid)
+            .unwrap_or_else(|| panic!("no hosts on VLAN {vid}"))
+    }
+
+    /// Starts `opd-gateway run` in the gateway namespace with a policy file.
+    pub fn start_gateway(&self, policy: &std::path::Path, interval: &str) -> Process {
+        let bin = env_path("OPD_GATEWAY_BIN");
+        let mut cmd = self.gateway.command(bin.to_str().unwrap());
+        cmd.args(["run", "--policy"])
+            .arg(policy)
+            .args(["--interval", interval])
+            .stdin(Stdio::null());
+        let mut p = Process::spawn(cmd, "opd-gateway");
+        // Attached once both ports carry an XDP program.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.gateway.ip(&["-d", "link", "show"]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.matches("prog/xdp").count() >= 2 {
+                return p;
+            }
+            assert!(
+                p.running(),
+                "opd-gateway exited before attaching; see its output above"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "opd-gateway did not attach within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A site file for this network.
+    pub fn site_toml(forwarding: Forwarding, unclassified: &str) -> String {
+        format!(
+            "[site]\nname = \"Simulated regency\"\nlan = \"lan\"\nwan = \"wan\"\nforwarding = \"{}\"\nxdp_mode = \"native\"\nunclassified = \"{unclassified}\"\n",
+            match forwarding {
+                Forwarding::Redirect => "redirect",
+                Forwarding::Bridge => "bridge",
+            }
+        )
+    }
+}
+
+/// Loads and attaches the tag push (egress) and pop (ingress) programs on `nic`.
+fn attach_tagging(obj: &[u8], vid: u16) -> Ebpf {
+    let mut ebpf = EbpfLoader::new()
+        .override_global("HOST_VID", &vid, true)
+        .load(obj)
+        .expect("load the simulation programs");
+    for (name, at) in [
+        ("sim_tag_push", TcAttachType::Egress),
+        ("sim_tag_pop", TcAttachType::Ingress),
+    ] {
+        let prog: &mut SchedClassifier = ebpf.program_mut(name).unwrap().try_into().unwrap();
+        prog.load().unwrap_or_else(|e| panic!("load {name}: {e}"));
+        prog.attach("nic", at)
+            .unwrap_or_else(|e| panic!("attach {name} to nic: {e}"));
+    }
+    ebpf
+}
+
+/// A scratch directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("opd-{}-{n}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&p).expect("create a temp dir");
+        TempDir(p)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write a temp file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0); // best effort: a scratch dir in /tmp
+    }
+}

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 /// Debian packages the tests and the demo use.
-const DEBIAN_PACKAGES: &[&str] = &["iperf3", "iproute2", "ethtool"];
+const DEBIAN_PACKAGES: &[&str] = &["iperf3", "iproute2", "iputils-ping", "ethtool"];
 
 #[derive(Parser)]
 #[command(about = "Build, test and demo OPD Gateway")]
@@ -285,12 +285,15 @@ fn setup_system() -> Result<()> {
 struct Objects {
     gateway: PathBuf,
     sim: PathBuf,
+    /// The release `opd-gateway` binary with `gateway` embedded.
+    daemon: PathBuf,
 }
 
 impl Objects {
     fn apply(&self, cmd: &mut Command) {
         cmd.env("OPD_GATEWAY_EBPF", &self.gateway)
-            .env("OPD_SIM_EBPF", &self.sim);
+            .env("OPD_SIM_EBPF", &self.sim)
+            .env("OPD_GATEWAY_BIN", &self.daemon);
     }
 }
 
@@ -328,6 +331,7 @@ fn build(root: &Path) -> Result<Objects> {
     let objs = Objects {
         gateway: dir.join("opd-gateway"),
         sim: dir.join("opd-sim"),
+        daemon: root.join("target/release/opd-gateway"),
     };
     let mut cmd = cargo(root);
     cmd.args(["build", "--release", "-p", "opd-gateway"]);

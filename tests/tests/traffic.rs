@@ -1,0 +1,321 @@
+//! Real traffic through `opd-gateway` between simulated trunks in network namespaces.
+//! Needs root; run by `cargo xtask test`.
+
+use std::{
+    net::SocketAddrV4,
+    time::{Duration, Instant},
+};
+
+use opd_testbed::{
+    Forwarding, SimNetwork, TempDir,
+    traffic::{Flood, receive, wait_reachable},
+};
+
+const PAYLOAD: usize = 1400;
+const PORT: u16 = 5001;
+/// Sending starts, the gateway's buckets drain their burst, then the window is measured.
+const WARMUP: Duration = Duration::from_millis(1500);
+const WINDOW: Duration = Duration::from_secs(4);
+const TOLERANCE: f64 = 0.03;
+
+/// (VLAN, upload limit, download limit); None = unlimited.
+type Spec = (u16, Option<u64>, Option<u64>);
+
+fn agency_toml(vid: u16, up: Option<u64>, down: Option<u64>) -> String {
+    let rate = |r: Option<u64>| r.map_or_else(|| "unlimited".to_string(), |m| format!("{m}Mbps"));
+    format!(
+        "\n[[agency]]\nid = \"vlan{vid}\"\nname = \"Agency on VLAN {vid}\"\nvlans = [{vid}]\nupload = {{ rate = \"{}\" }}\ndownload = {{ rate = \"{}\" }}\n",
+        rate(up),
+        rate(down)
+    )
+}
+
+fn write_policy(dir: &TempDir, forwarding: Forwarding, specs: &[Spec]) -> std::path::PathBuf {
+    let mut text = SimNetwork::site_toml(forwarding, "drop");
+    for &(vid, up, down) in specs {
+        text.push_str(&agency_toml(vid, up, down));
+    }
+    dir.write("policy.toml", &text)
+}
+
+struct Measured {
+    vid: u16,
+    limit_mbps: Option<u64>,
+    offered_mbps: f64,
+    delivered_mbps: f64,
+}
+
+/// Floods every VLAN in one direction at `offered(limit)` and measures what arrives.
+fn flood_and_measure(
+    net: &SimNetwork,
+    specs: &[Spec],
+    upload: bool,
+    offered: impl Fn(Option<u64>) -> f64,
+) -> Vec<Measured> {
+    let total = WARMUP + WINDOW + Duration::from_millis(500);
+    let start = Instant::now();
+    let mut receivers = Vec::new();
+    let mut senders = Vec::new();
+    for &(vid, up, down) in specs {
+        let h = net.vlan(vid);
+        let (from, to, to_ip) = if upload {
+            (&h.agency_side, &h.upstream_side, h.upstream_ip)
+        } else {
+            (&h.upstream_side, &h.agency_side, h.agency_ip)
+        };
+        let limit = if upload { up } else { down };
+        let addr = SocketAddrV4::new(to_ip, PORT);
+        receivers.push(receive(
+            to,
+            addr,
+            PAYLOAD,
+            start + total + Duration::from_millis(300),
+        ));
+        let mbps = offered(limit);
+        let flood = Flood {
+            to: addr,
+            payload: PAYLOAD,
+            frame_bits_per_second: mbps * 1e6,
+            duration: total,
+            cpu: None,
+        };
+        senders.push((vid, limit, mbps, flood.start(from)));
+    }
+    let mut out = Vec::new();
+    for ((vid, limit, mbps, s), r) in senders.into_iter().zip(receivers) {
+        let report = s.join().expect("sender");
+        let arrivals = r.join().expect("receiver");
+        let from = start + WARMUP;
+        let delivered = arrivals.frame_rate(from, from + WINDOW) / 1e6;
+        eprintln!(
+            "VLAN {vid}: limit {} Mbps, offered {mbps:.1} Mbps, delivered {delivered:.2} Mbps ({} sent, {} send errors, {} received)",
+            limit.map_or("unlimited".into(), |l| l.to_string()),
+            report.sent,
+            report.send_errors,
+            arrivals.times.len()
+        );
+        out.push(Measured {
+            vid,
+            limit_mbps: limit,
+            offered_mbps: mbps,
+            delivered_mbps: delivered,
+        });
+    }
+    out
+}
+
+fn assert_held(results: &[Measured]) {
+    let mut failures = Vec::new();
+    for m in results {
+        let target = m.limit_mbps.map_or(m.offered_mbps, |l| l as f64);
+        let ratio = m.delivered_mbps / target;
+        eprintln!(
+            "VLAN {}: delivered/{} = {ratio:.4}",
+            m.vid,
+            if m.limit_mbps.is_some() {
+                "limit"
+            } else {
+                "offered (unlimited)"
+            }
+        );
+        if (ratio - 1.0).abs() > TOLERANCE {
+            failures.push(format!(
+                "VLAN {}: delivered {:.2} Mbps, expected {target:.2} ±3%",
+                m.vid, m.delivered_mbps
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn three_agencies_and_an_unlimited_one(forwarding: Forwarding, upload: bool) {
+    let specs: [Spec; 4] = [
+        (110, Some(8), Some(12)),
+        (120, Some(16), Some(24)),
+        (130, Some(32), Some(40)),
+        (140, None, None),
+    ];
+    let net = SimNetwork::new(&[110, 120, 130, 140], forwarding);
+    let dir = TempDir::new("policy");
+    let policy = write_policy(&dir, forwarding, &specs);
+    let mut gw = net.start_gateway(&policy, "1s");
+    for &(vid, ..) in &specs {
+        let h = net.vlan(vid);
+        wait_reachable(&h.agency_side, h.upstream_ip);
+    }
+    // Twice each limit; the unlimited agency offers 30 Mbps and must get all of it.
+    let results = flood_and_measure(&net, &specs, upload, |l| l.map_or(30.0, |l| 2.0 * l as f64));
+    assert!(gw.running(), "opd-gateway exited during the test");
+    let status = gw.stop().expect("opd-gateway was running");
+    assert!(
+        status.success(),
+        "opd-gateway did not stop cleanly on SIGTERM: {status}"
+    );
+    // Detached on exit: no XDP program left on the ports.
+    let links = net.gateway.ip(&["-d", "link", "show"]);
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains("prog/xdp"),
+        "XDP programs left attached after SIGTERM"
+    );
+    assert_held(&results);
+}
+
+#[test]
+fn upload_is_held_to_each_agencys_rate_redirect_mode() {
+    three_agencies_and_an_unlimited_one(Forwarding::Redirect, true);
+}
+
+#[test]
+fn download_is_held_to_each_agencys_rate_redirect_mode() {
+    three_agencies_and_an_unlimited_one(Forwarding::Redirect, false);
+}
+
+#[test]
+fn upload_is_held_to_each_agencys_rate_bridge_mode() {
+    three_agencies_and_an_unlimited_one(Forwarding::Bridge, true);
+}
+
+#[test]
+fn one_agency_sending_from_two_cpus_is_held_to_one_rate() {
+    let specs: [Spec; 1] = [(110, Some(20), None)];
+    let net = SimNetwork::new(&[110], Forwarding::Redirect);
+    let dir = TempDir::new("policy");
+    let policy = write_policy(&dir, Forwarding::Redirect, &specs);
+    let _gw = net.start_gateway(&policy, "1s");
+    let h = net.vlan(110);
+    wait_reachable(&h.agency_side, h.upstream_ip);
+    let total = WARMUP + WINDOW + Duration::from_millis(500);
+    let start = Instant::now();
+    let addr = SocketAddrV4::new(h.upstream_ip, PORT);
+    let r = receive(
+        &h.upstream_side,
+        addr,
+        PAYLOAD,
+        start + total + Duration::from_millis(300),
+    );
+    // Each CPU alone offers the whole rate: 2× together.
+    let senders: Vec<_> = (0..2)
+        .map(|cpu| {
+            Flood {
+                to: addr,
+                payload: PAYLOAD,
+                frame_bits_per_second: 20e6,
+                duration: total,
+                cpu: Some(cpu),
+            }
+            .start(&h.agency_side)
+        })
+        .collect();
+    for s in senders {
+        s.join().expect("sender");
+    }
+    let arrivals = r.join().expect("receiver");
+    let from = start + WARMUP;
+    let delivered = arrivals.frame_rate(from, from + WINDOW) / 1e6;
+    // Both CPUs must have policed this agency, or the test proves nothing.
+    let per_cpu = per_cpu_packets();
+    eprintln!(
+        "VLAN 110 from two CPUs: delivered {delivered:.2} Mbps of 20; packets policed per CPU: {per_cpu:?}"
+    );
+    let total_pkts: u64 = per_cpu.iter().sum();
+    assert!(
+        per_cpu.iter().filter(|&&n| n * 5 >= total_pkts).count() >= 2,
+        "the agency's frames were not policed on two CPUs: {per_cpu:?}"
+    );
+    assert_held(&[Measured {
+        vid: 110,
+        limit_mbps: Some(20),
+        offered_mbps: 40.0,
+        delivered_mbps: delivered,
+    }]);
+}
+
+/// Packets (passed + dropped) of agency 0's upload per CPU, from the running gateway's
+/// per-CPU counter map: the newest map of that name, since this test started the newest
+/// gateway and tests run one at a time.
+fn per_cpu_packets() -> Vec<u64> {
+    use aya::maps::{Map, MapData, PerCpuArray};
+    let id = aya::maps::loaded_maps()
+        .flatten()
+        // The kernel keeps 15 characters of a map's name.
+        .filter(|info| info.name_as_str() == Some("OPD_AGENCY_STAT"))
+        .map(|info| info.id())
+        .max()
+        .expect("the gateway's per-agency counter map is loaded");
+    let data = MapData::from_id(id).expect("open the counter map");
+    let map: PerCpuArray<MapData, gateway_common::Counters> =
+        PerCpuArray::try_from(Map::PerCpuArray(data)).expect("a per-CPU array");
+    map.get(&0, 0)
+        .expect("read agency 0")
+        .iter()
+        .map(|c| c.passed_packets + c.dropped_packets)
+        .collect()
+}
+
+#[test]
+fn tcp_through_a_policed_agency_completes() {
+    let specs: [Spec; 1] = [(110, Some(20), Some(20))];
+    let net = SimNetwork::new(&[110], Forwarding::Redirect);
+    let dir = TempDir::new("policy");
+    let policy = write_policy(&dir, Forwarding::Redirect, &specs);
+    let _gw = net.start_gateway(&policy, "1s");
+    let h = net.vlan(110);
+    wait_reachable(&h.agency_side, h.upstream_ip);
+    let mut server = opd_testbed::Process::spawn(
+        {
+            let mut c = h.upstream_side.command("iperf3");
+            c.args(["-s", "-1", "-B", &h.upstream_ip.to_string(), "-p", "5201"])
+                .stdout(std::process::Stdio::null());
+            c
+        },
+        "iperf3 server",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let out = opd_testbed::sh(h.agency_side.command("iperf3").args([
+        "-c",
+        &h.upstream_ip.to_string(),
+        "-p",
+        "5201",
+        "-t",
+        "5",
+        "-J",
+    ]));
+    let json = String::from_utf8_lossy(&out.stdout);
+    let received = json_number(&json, "sum_received", "bits_per_second")
+        .expect("iperf3 JSON has end.sum_received.bits_per_second");
+    let retransmits = json_number(&json, "sum_sent", "retransmits").unwrap_or(f64::NAN);
+    // Goodput is TCP payload; the policer counts whole frames (~3% more at 1500-byte MTU).
+    let fraction = received / 20e6;
+    eprintln!(
+        "TCP upload through a 20 Mbps agency: goodput {:.2} Mbps = {:.1}% of the rate, {retransmits} retransmissions",
+        received / 1e6,
+        fraction * 100.0
+    );
+    assert!(
+        fraction <= 1.0,
+        "TCP goodput {received} exceeds the 20 Mbps limit"
+    );
+    // A floor that catches a collapse (the 10 ms bucket once gave 5% here), not a target:
+    // with the simulated links' ~0.1 ms RTT no window is small enough for TCP to settle at
+    // the rate, so goodput here depends on the bucket depth alone.
+    assert!(
+        fraction >= 0.15,
+        "TCP goodput collapsed under policing: {:.1}%",
+        fraction * 100.0
+    );
+    server.stop();
+}
+
+/// Reads `"key": <number>` inside the object `"section": {...}` of iperf3's JSON.
+fn json_number(json: &str, section: &str, key: &str) -> Option<f64> {
+    let s = json.find(&format!("\"{section}\""))?;
+    let rest = &json[s..];
+    let k = rest.find(&format!("\"{key}\""))?;
+    let after = rest[k + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let end = after
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-' || c == '+'))?;
+    after[..end].parse().ok()
+}
