@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use gateway_common::{Counters, DIR_DOWNLOAD, DIR_UPLOAD, reason};
 use opd_gateway::{
-    dataplane::Dataplane,
+    dataplane::{self, Dataplane, RxVlanOffload},
     policy::{self, Policy},
     units::parse_duration,
 };
@@ -90,11 +90,25 @@ fn run(path: &std::path::Path, interval: Duration) -> Result<()> {
     // Load and verify before touching any interface.
     let mut dp = Dataplane::load()?;
     dp.configure(&policy)?;
+    for port in [&policy.site.lan, &policy.site.wan] {
+        match dataplane::ensure_rx_vlan_in_frame(port) {
+            Ok(RxVlanOffload::AlreadyOff) => {
+                eprintln!(
+                    "opd-gateway: {port}: rx VLAN offload is off: XDP reads tags from the frame"
+                )
+            }
+            Ok(RxVlanOffload::SwitchedOff) => eprintln!(
+                "opd-gateway: {port}: switched rx VLAN offload off so XDP sees the tags (ethtool -K {port} rxvlan off)"
+            ),
+            Err(e) => eprintln!(
+                "opd-gateway: warning: {port}: cannot read or switch off rx VLAN offload ({e}); if the driver \
+                 strips tags, every frame will look untagged: run `ethtool -K {port} rxvlan off`"
+            ),
+        }
+    }
     dp.attach(&policy.site)?;
     eprintln!(
-        "opd-gateway: enforcing \"{}\" ({} agencies) on lan={} wan={} ({:?} forwarding, {:?} XDP); \
-         the XDP programs read VLAN tags from the frame: turn rx VLAN offload off on real NICs \
-         (ethtool -K <dev> rxvlan off)",
+        "opd-gateway: enforcing \"{}\" ({} agencies) on lan={} wan={} ({:?} forwarding, {:?} XDP)",
         policy.site.name,
         policy.agencies.len(),
         policy.site.lan,

@@ -61,13 +61,19 @@ impl Flood {
                 break;
             }
             let due = (elapsed.as_secs_f64() * pps) as u64;
-            while report.sent + report.send_errors < due {
+            // Bounded batches, so an unpaced flood (rate beyond what the host can send)
+            // still notices the end of its duration.
+            let mut batch = 0;
+            while report.sent + report.send_errors < due && batch < 4096 {
+                batch += 1;
                 match sock.send_to(&payload, self.to) {
                     Ok(_) => report.sent += 1,
                     Err(_) => report.send_errors += 1,
                 }
             }
-            std::thread::sleep(Duration::from_micros(200));
+            if report.sent + report.send_errors >= due {
+                std::thread::sleep(Duration::from_micros(200));
+            }
         }
         report
     }

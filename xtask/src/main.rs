@@ -43,6 +43,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Measure the data plane against its baselines; writes BENCHMARKS.md. Needs root.
+    Bench,
     /// Check formatting and lints of the host and eBPF crates.
     Lint,
 }
@@ -85,6 +87,26 @@ fn main() -> Result<()> {
             cmd.args(&args);
             objs.apply(&mut cmd);
             run(&mut cmd, "the demo")?;
+        }
+        Cmd::Bench => {
+            require_root("the benchmarks load XDP programs and create network namespaces")?;
+            setup_toolchain(&root)?;
+            setup_system()?;
+            let objs = build(&root)?;
+            let mut cmd = cargo(&root);
+            cmd.args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "opd-testbed",
+                "--bin",
+                "opd-bench",
+                "--",
+            ])
+            .arg(root.join("BENCHMARKS.md"));
+            objs.apply(&mut cmd);
+            run(&mut cmd, "the benchmarks")?;
         }
         Cmd::Lint => {
             setup_toolchain(&root)?;
