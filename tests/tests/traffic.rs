@@ -138,7 +138,7 @@ fn three_agencies_and_an_unlimited_one(forwarding: Forwarding, upload: bool) {
     let net = SimNetwork::new(&[110, 120, 130, 140], forwarding);
     let dir = TempDir::new("policy");
     let policy = write_policy(&dir, forwarding, &specs);
-    let mut gw = net.start_gateway(&policy, "1s");
+    let mut gw = net.start_gateway(&policy, "0s");
     for &(vid, ..) in &specs {
         let h = net.vlan(vid);
         wait_reachable(&h.agency_side, h.upstream_ip);
@@ -181,7 +181,7 @@ fn one_agency_sending_from_two_cpus_is_held_to_one_rate() {
     let net = SimNetwork::new(&[110], Forwarding::Redirect);
     let dir = TempDir::new("policy");
     let policy = write_policy(&dir, Forwarding::Redirect, &specs);
-    let _gw = net.start_gateway(&policy, "1s");
+    let _gw = net.start_gateway(&policy, "0s");
     let h = net.vlan(110);
     wait_reachable(&h.agency_side, h.upstream_ip);
     let total = WARMUP + WINDOW + Duration::from_millis(500);
@@ -258,7 +258,7 @@ fn tcp_through_a_policed_agency_completes() {
     let net = SimNetwork::new(&[110], Forwarding::Redirect);
     let dir = TempDir::new("policy");
     let policy = write_policy(&dir, Forwarding::Redirect, &specs);
-    let _gw = net.start_gateway(&policy, "1s");
+    let _gw = net.start_gateway(&policy, "0s");
     let h = net.vlan(110);
     wait_reachable(&h.agency_side, h.upstream_ip);
     let mut server = opd_testbed::Process::spawn(

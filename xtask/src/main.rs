@@ -378,8 +378,9 @@ fn test(root: &Path, objs: &Objects, args: &[String]) -> Result<()> {
     eprintln!("== data plane and traffic tests (privileged)");
     let mut cmd = cargo(root);
     cmd.args(["test", "--release", "-p", "opd-testbed", "--"])
-        // Traffic tests measure rates: one at a time on a small machine.
-        .arg("--test-threads=1")
+        // Traffic tests measure rates: one at a time on a small machine. Their figures
+        // (delivered rates, TCP goodput) belong in the log, passing or not.
+        .args(["--test-threads=1", "--nocapture"])
         .args(args);
     objs.apply(&mut cmd);
     cmd.env("OPD_GATEWAY_BIN", root.join("target/release/opd-gateway"));
