@@ -222,6 +222,16 @@ fn police(slot: u32, len: u64) -> bool {
         let mut seen = core::ptr::read_volatile(tat);
         let mut tries = 0;
         while tries < 8 {
+            tries += 1;
+            if seen > horizon {
+                // More debt than this bucket holds: the rate or depth just shrank (or the
+                // agency was stopped and is given a rate again). Forgive the excess, so the
+                // new rate applies from now instead of after the old debt ran out.
+                let (current, swapped) =
+                    atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, horizon);
+                seen = if swapped { horizon } else { current };
+                continue;
+            }
             let start = if seen > now { seen } else { now };
             let next = start + cost;
             if next > horizon {
@@ -232,7 +242,6 @@ fn police(slot: u32, len: u64) -> bool {
                 return true;
             }
             seen = current;
-            tries += 1;
         }
         // Still contended after 8 rounds: charge the frame without the check rather than spin.
         atomic_xadd::<u64, u64, { Relaxed }>(tat, cost);

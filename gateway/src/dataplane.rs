@@ -1,16 +1,21 @@
 //! The data plane: loads the XDP programs, writes the policy into their maps, attaches them
 //! to the `lan` and `wan` ports, and reads their counters.
 
-use std::path::Path;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
 
 use aya::{
     Ebpf, EbpfError,
-    maps::{Array, DevMap, HashMap, MapData, MapError, PerCpuArray, xdp::XdpMapError},
+    maps::{
+        Array, DevMap, HashMap, MapData, MapError, PerCpuArray, PerCpuValues, xdp::XdpMapError,
+    },
     programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId},
 };
 use gateway_common::{
-    AgencyRef, Config, Counters, DIRECTIONS, LimitEntry, PORT_TO_LAN, PORT_TO_WAN, VLAN_SLOTS,
-    agency_slot, forward, qinq_key, unclassified,
+    AgencyRef, Bucket, Config, Counters, DIRECTIONS, Limit, LimitEntry, PORT_TO_LAN, PORT_TO_WAN,
+    VLAN_SLOTS, agency_slot, forward, qinq_key, unclassified,
 };
 
 use crate::policy::{self, Forwarding, Policy, Unclassified};
@@ -57,6 +62,14 @@ pub enum DataplaneError {
         #[source]
         source: Box<MapError>,
     },
+    #[error("failed to read map `{name}`")]
+    ReadMap {
+        name: &'static str,
+        #[source]
+        source: Box<MapError>,
+    },
+    #[error("cannot count the possible CPUs")]
+    Cpus(#[source] std::io::Error),
     #[error("failed to write the port map")]
     WritePorts(#[source] Box<XdpMapError>),
     #[error("interface `{name}` (site.{role}) does not exist; check `{role}` in the site file")]
@@ -88,7 +101,73 @@ pub struct Dataplane {
     other_stats: PerCpuArray<MapData, Counters>,
     config: Array<MapData, Config>,
     ports: DevMap<MapData>,
+    buckets: Array<MapData, Bucket>,
     links: Vec<(&'static str, XdpLinkId)>,
+    cpus: usize,
+    /// What the maps hold, as last written.
+    applied: Applied,
+}
+
+/// What the maps should hold for a policy (see [`Dataplane::apply`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// VLAN id → [`AgencyRef`] (slot + 1; 0 for none), all 4096 of them.
+    pub vlans: Vec<AgencyRef>,
+    /// [`qinq_key`] → [`AgencyRef`].
+    pub qinq: BTreeMap<u32, AgencyRef>,
+    /// Slot → fixed limits per direction, for every slot in use.
+    pub fixed: BTreeMap<u32, [Limit; 2]>,
+    /// Slots taking a new agency: full bucket, zero counters, no rate from before.
+    pub fresh: BTreeSet<u32>,
+    pub config: Config,
+}
+
+impl Plan {
+    /// A plan for `policy` with agency `i` in `slots[i]` and the given fixed limits.
+    pub fn new(policy: &Policy, slots: &[u32], fixed: &[[Limit; 2]]) -> Plan {
+        let mut vlans = vec![0 as AgencyRef; VLAN_SLOTS as usize];
+        let mut qinq = BTreeMap::new();
+        let mut fixed_by_slot = BTreeMap::new();
+        for (i, agency) in policy.agencies.iter().enumerate() {
+            let r = slots[i] + 1;
+            for &vid in &agency.vlans {
+                vlans[vid as usize] = r;
+            }
+            for &(outer, inner) in &agency.qinq {
+                qinq.insert(qinq_key(outer, inner), r);
+            }
+            fixed_by_slot.insert(slots[i], fixed[i]);
+        }
+        let (unclassified_action, unclassified_agency) = match policy.site.unclassified {
+            Unclassified::Pass => (unclassified::PASS, 0),
+            Unclassified::Drop => (unclassified::DROP, 0),
+            Unclassified::Agency(i) => (unclassified::AGENCY, slots[i]),
+        };
+        Plan {
+            vlans,
+            qinq,
+            fresh: fixed_by_slot.keys().copied().collect(),
+            fixed: fixed_by_slot,
+            config: Config {
+                unclassified_action,
+                unclassified_agency,
+                forward: match policy.site.forwarding {
+                    Forwarding::Redirect => forward::REDIRECT,
+                    Forwarding::Bridge => forward::STACK,
+                },
+                _pad: 0,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Applied {
+    vlans: Vec<AgencyRef>,
+    qinq: BTreeMap<u32, AgencyRef>,
+    /// By map index (slot × 2 + direction).
+    limits: BTreeMap<u32, LimitEntry>,
+    config: Option<Config>,
 }
 
 fn take<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T>
@@ -148,8 +227,14 @@ impl Dataplane {
             other_stats: take(&mut ebpf, "OPD_OTHER_STATS")?,
             config: take(&mut ebpf, "OPD_CONFIG")?,
             ports: take(&mut ebpf, "OPD_PORTS")?,
+            buckets: take(&mut ebpf, "OPD_BUCKETS")?,
             ebpf,
             links: Vec::new(),
+            cpus: aya::util::nr_cpus().map_err(|(_, e)| DataplaneError::Cpus(e))?,
+            applied: Applied {
+                vlans: vec![0; VLAN_SLOTS as usize],
+                ..Default::default()
+            },
         })
     }
 
@@ -158,70 +243,116 @@ impl Dataplane {
         self.ebpf.program(name).and_then(|p| p.try_into().ok())
     }
 
-    /// Writes the policy's classification and limits into the maps.
-    pub fn configure(&mut self, policy: &Policy) -> Result<()> {
+    /// Makes the maps hold `plan`, in an order that never leaves a frame unpoliced or
+    /// policed by a stale agency: limits of new agencies first (their buckets and counters
+    /// fresh), then the VLAN and QinQ tables (one atomic entry at a time), then the site
+    /// settings. Writes only what differs from what was applied before.
+    pub fn apply(&mut self, plan: &Plan) -> Result<()> {
         let write = |name| {
             move |source| DataplaneError::WriteMap {
                 name,
                 source: Box::new(source),
             }
         };
-
-        let mut vlan_table = vec![0 as AgencyRef; VLAN_SLOTS as usize];
-        let mut qinq_table = std::collections::HashMap::new();
-        for (idx, agency) in policy.agencies.iter().enumerate() {
-            let fixed = [agency.upload, agency.download];
-            for (dir, limit) in fixed.iter().enumerate() {
-                let entry = LimitEntry {
-                    fixed: limit.to_dataplane(),
-                    ..Default::default()
+        for (&slot, fixed) in &plan.fixed {
+            for dir in 0..DIRECTIONS {
+                let index = agency_slot(slot, dir);
+                let entry = match self.applied.limits.get(&index) {
+                    Some(old) if !plan.fresh.contains(&slot) => LimitEntry {
+                        fixed: fixed[dir as usize],
+                        ..*old
+                    },
+                    _ => {
+                        // A slot taking a new agency starts with a full bucket and zero counts.
+                        self.buckets
+                            .set(index, Bucket::default(), 0)
+                            .map_err(write("OPD_BUCKETS"))?;
+                        let zero = PerCpuValues::try_from(vec![Counters::default(); self.cpus])
+                            .expect("one value per CPU");
+                        self.agency_stats
+                            .set(index, zero, 0)
+                            .map_err(write("OPD_AGENCY_STATS"))?;
+                        LimitEntry {
+                            fixed: fixed[dir as usize],
+                            ..Default::default()
+                        }
+                    }
                 };
-                self.limits
-                    .set(agency_slot(idx as u32, dir as u32), entry, 0)
-                    .map_err(write("OPD_LIMITS"))?;
-            }
-            for &vid in &agency.vlans {
-                vlan_table[vid as usize] = idx as AgencyRef + 1;
-            }
-            for &(outer, inner) in &agency.qinq {
-                qinq_table.insert(qinq_key(outer, inner), idx as AgencyRef + 1);
+                if plan.fresh.contains(&slot) || self.applied.limits.get(&index) != Some(&entry) {
+                    self.limits
+                        .set(index, entry, 0)
+                        .map_err(write("OPD_LIMITS"))?;
+                    self.applied.limits.insert(index, entry);
+                }
             }
         }
-        for (vid, agency) in vlan_table.iter().enumerate() {
-            self.vlans
-                .set(vid as u32, agency, 0)
-                .map_err(write("OPD_VLANS"))?;
+        for (vid, &agency) in plan.vlans.iter().enumerate() {
+            if self.applied.vlans[vid] != agency {
+                self.vlans
+                    .set(vid as u32, agency, 0)
+                    .map_err(write("OPD_VLANS"))?;
+                self.applied.vlans[vid] = agency;
+            }
+        }
+        for (key, &agency) in &plan.qinq {
+            if self.applied.qinq.get(key) != Some(&agency) {
+                self.qinq
+                    .insert(key, agency, 0)
+                    .map_err(write("OPD_QINQ"))?;
+                self.applied.qinq.insert(*key, agency);
+            }
         }
         let stale: Vec<u32> = self
+            .applied
             .qinq
             .keys()
-            .filter_map(|k| k.ok())
-            .filter(|k| !qinq_table.contains_key(k))
+            .filter(|k| !plan.qinq.contains_key(k))
+            .copied()
             .collect();
         for key in stale {
             self.qinq.remove(&key).map_err(write("OPD_QINQ"))?;
+            self.applied.qinq.remove(&key);
         }
-        for (key, agency) in &qinq_table {
-            self.qinq
-                .insert(key, agency, 0)
-                .map_err(write("OPD_QINQ"))?;
+        if self.applied.config != Some(plan.config) {
+            self.config
+                .set(0, plan.config, 0)
+                .map_err(write("OPD_CONFIG"))?;
+            self.applied.config = Some(plan.config);
         }
+        // Slots no agency uses any more: nothing points at them now.
+        self.applied
+            .limits
+            .retain(|index, _| plan.fixed.contains_key(&(index / DIRECTIONS)));
+        Ok(())
+    }
 
-        let (unclassified_action, unclassified_agency) = match policy.site.unclassified {
-            Unclassified::Pass => (unclassified::PASS, 0),
-            Unclassified::Drop => (unclassified::DROP, 0),
-            Unclassified::Agency(idx) => (unclassified::AGENCY, idx as u32),
+    /// Sets the rate the control loop computed for a slot and direction, valid until
+    /// `expires_ns` (CLOCK_MONOTONIC); after that the data plane falls back to the fixed
+    /// value on its own.
+    pub fn set_rate(
+        &mut self,
+        slot: u32,
+        direction: u32,
+        rate: Limit,
+        expires_ns: u64,
+    ) -> Result<()> {
+        let index = agency_slot(slot, direction);
+        let Some(old) = self.applied.limits.get(&index).copied() else {
+            return Ok(()); // not an agency of the applied plan
         };
-        let config = Config {
-            unclassified_action,
-            unclassified_agency,
-            forward: match policy.site.forwarding {
-                Forwarding::Redirect => forward::REDIRECT,
-                Forwarding::Bridge => forward::STACK,
-            },
-            _pad: 0,
+        let entry = LimitEntry {
+            dynamic: rate,
+            dynamic_expires_ns: expires_ns,
+            ..old
         };
-        self.config.set(0, config, 0).map_err(write("OPD_CONFIG"))
+        self.limits
+            .set(index, entry, 0)
+            .map_err(|source| DataplaneError::WriteMap {
+                name: "OPD_LIMITS",
+                source: Box::new(source),
+            })?;
+        self.applied.limits.insert(index, entry);
+        Ok(())
     }
 
     /// Points the redirect map at the two ports.
@@ -234,7 +365,7 @@ impl Dataplane {
             .map_err(|e| DataplaneError::WritePorts(Box::new(e)))
     }
 
-    /// Attaches the programs to the site's ports (after [`Dataplane::configure`]).
+    /// Attaches the programs to the site's ports (after [`Dataplane::apply`]).
     pub fn attach(&mut self, site: &policy::Site) -> Result<()> {
         let lan = ifindex(&site.lan, "lan")?;
         let wan = ifindex(&site.wan, "wan")?;

@@ -2,8 +2,12 @@
 //!
 //! - [`policy`]: the policy files admins write, read strictly and validated completely;
 //! - [`units`]: rates and durations as admins write them;
+//! - [`allocator`]: divides the uplink by need (a pure function);
+//! - [`control`]: the control loop's logic (counters → demand → rates) and reloads;
 //! - [`dataplane`]: the XDP programs (load, configure, attach, counters).
 
+pub mod allocator;
+pub mod control;
 pub mod dataplane;
 pub mod policy;
 pub mod units;

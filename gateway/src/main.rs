@@ -2,17 +2,17 @@
 
 use std::{
     io::Write,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::ExitCode,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use gateway_common::{Counters, DIR_DOWNLOAD, DIR_UPLOAD, reason};
 use opd_gateway::{
+    control::{Controller, monotonic_ns, unix_seconds},
     dataplane::{self, Dataplane, RxVlanOffload},
-    policy::{self, Policy},
+    policy::{self, Direction, rate},
     units::parse_duration,
 };
 use tokio::signal::unix::{SignalKind, signal};
@@ -21,7 +21,7 @@ use tokio::signal::unix::{SignalKind, signal};
 #[command(
     name = "opd-gateway",
     version,
-    about = "Shares one internet uplink among agencies by VLAN, with XDP policing"
+    about = "Shares one internet uplink among agencies by need, with XDP policing per agency VLAN"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,17 +30,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load a policy, attach the XDP programs to its ports and enforce it until stopped
-    /// (SIGINT/SIGTERM), printing per-agency rates.
+    /// Load a policy, attach the XDP programs to its ports and divide the uplink by need
+    /// every tick until stopped (SIGINT/SIGTERM). SIGHUP, or any change to the policy's
+    /// files, reloads it; a policy that fails validation is rejected and the running one
+    /// stays in force.
     Run {
         /// Policy file, or directory of *.toml files.
         #[arg(short, long, value_name = "PATH")]
         policy: PathBuf,
-        /// How often to print per-agency rates, e.g. "1s"; "0s" prints nothing.
-        #[arg(long, default_value = "1s", value_parser = parse_interval)]
+        /// How often to print the per-agency table, e.g. "5s"; "0s" prints none.
+        #[arg(long, default_value = "5s", value_parser = parse_interval)]
         interval: Duration,
     },
-    /// Validate a policy without touching the kernel. Exit status: 0 valid, 1 invalid.
+    /// Validate a policy without touching the kernel, like `nginx -t`. Prints every error
+    /// and warning with file, line and column. Exit status: 0 valid (warnings allowed),
+    /// 1 invalid, 2 bad command line.
     Check {
         /// Policy file, or directory of *.toml files.
         policy: PathBuf,
@@ -66,15 +70,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
+fn check(path: &Path) -> ExitCode {
     match policy::load(path) {
         Ok(p) => {
+            for w in &p.warnings {
+                eprintln!("{w}");
+            }
             println!(
-                "{}: policy is valid: site \"{}\", {} agencies, {} file(s)",
+                "{}: policy is valid: site \"{}\", {} agencies in {} file(s), {} warning(s)",
                 path.display(),
                 p.site.name,
                 p.agencies.len(),
-                p.files.len()
+                p.files.len(),
+                p.warnings.len()
             );
             ExitCode::SUCCESS
         }
@@ -85,12 +93,17 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run(path: &std::path::Path, interval: Duration) -> Result<()> {
+fn run(path: &Path, interval: Duration) -> Result<()> {
     let policy = policy::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &policy.warnings {
+        eprintln!("{w}");
+    }
     // Load and verify before touching any interface.
     let mut dp = Dataplane::load()?;
-    dp.configure(&policy)?;
-    for port in [&policy.site.lan, &policy.site.wan] {
+    let mut ctl = Controller::new(policy, &mut dp)?;
+    ctl.tick(&mut dp, monotonic_ns(), unix_seconds())?;
+    let site = ctl.policy().site.clone();
+    for port in [&site.lan, &site.wan] {
         match dataplane::ensure_rx_vlan_in_frame(port) {
             Ok(RxVlanOffload::AlreadyOff) => {
                 eprintln!(
@@ -106,146 +119,193 @@ fn run(path: &std::path::Path, interval: Duration) -> Result<()> {
             ),
         }
     }
-    dp.attach(&policy.site)?;
+    dp.attach(&site)?;
     eprintln!(
-        "opd-gateway: enforcing \"{}\" ({} agencies) on lan={} wan={} ({:?} forwarding, {:?} XDP)",
-        policy.site.name,
-        policy.agencies.len(),
-        policy.site.lan,
-        policy.site.wan,
-        policy.site.forwarding,
-        policy.site.xdp_mode
+        "opd-gateway: enforcing \"{}\" ({} agencies, policy {:016x}) on lan={} wan={} ({:?} forwarding, {:?} XDP); \
+         capacity {} up / {} down, tick {:?}",
+        site.name,
+        ctl.policy().agencies.len(),
+        ctl.policy().fingerprint,
+        site.lan,
+        site.wan,
+        site.forwarding,
+        site.xdp_mode,
+        rate(site.capacity[0]),
+        rate(site.capacity[1]),
+        site.tick,
     );
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the runtime")?;
-    rt.block_on(report_until_stopped(&dp, &policy, interval))?;
+    rt.block_on(control_loop(&mut dp, &mut ctl, path, interval))?;
 
     dp.detach().context("failed to detach the XDP programs")?;
     eprintln!("opd-gateway: stopped; programs detached");
     Ok(())
 }
 
-async fn report_until_stopped(dp: &Dataplane, policy: &Policy, interval: Duration) -> Result<()> {
+/// Files of the policy with their identity and modification time: a change here means an
+/// admin saved something (editors often save by writing a new file and renaming it).
+fn stat_policy(path: &Path) -> Vec<(PathBuf, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut files = policy::policy_files(path).unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let m = std::fs::metadata(&f).ok()?;
+            Some((f, m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect()
+}
+
+async fn control_loop(
+    dp: &mut Dataplane,
+    ctl: &mut Controller,
+    path: &Path,
+    interval: Duration,
+) -> Result<()> {
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let tick = if interval.is_zero() {
-        Duration::from_secs(3600)
-    } else {
-        interval
-    };
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut tick = ctl.policy().site.tick;
     let mut ticker = tokio::time::interval(tick);
-    let mut previous = Snapshot::take(dp, policy)?;
-    let mut out = std::io::stdout().lock();
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    let mut seen = stat_policy(path);
+    let mut pending: Option<Vec<_>> = None;
+    let mut last_print = Instant::now();
+    let mut out = std::io::stdout().lock();
     loop {
+        let mut reload_now = false;
         tokio::select! {
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
+            _ = sighup.recv() => {
+                eprintln!("opd-gateway: SIGHUP: reloading {}", path.display());
+                reload_now = true;
+            }
             _ = ticker.tick() => {
-                if interval.is_zero() {
-                    continue;
+                ctl.tick(dp, monotonic_ns(), unix_seconds())?;
+                if !interval.is_zero() && last_print.elapsed() >= interval {
+                    print_table(&mut out, ctl)?;
+                    last_print = Instant::now();
                 }
-                let now = Snapshot::take(dp, policy)?;
-                print_rates(&mut out, policy, &previous, &now)?;
-                previous = now;
+                // A change is reloaded once it has stayed put for a tick, so a save in
+                // several steps is read whole.
+                let now = stat_policy(path);
+                if now != seen {
+                    if pending.as_ref() == Some(&now) {
+                        eprintln!("opd-gateway: policy files changed: reloading {}", path.display());
+                        reload_now = true;
+                    } else {
+                        pending = Some(now);
+                    }
+                }
+            }
+        }
+        if reload_now {
+            seen = stat_policy(path);
+            pending = None;
+            reload(dp, ctl, path)?;
+            if ctl.policy().site.tick != tick {
+                tick = ctl.policy().site.tick;
+                ticker = tokio::time::interval(tick);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker.tick().await;
             }
         }
     }
     Ok(())
 }
 
-struct Snapshot {
-    at: Instant,
-    /// [agency][direction]
-    agencies: Vec<[Counters; 2]>,
-    unclassified: [Counters; 2],
-    control: [Counters; 2],
-    malformed: [Counters; 2],
-}
-
-impl Snapshot {
-    fn take(dp: &Dataplane, policy: &Policy) -> Result<Snapshot> {
-        let both =
-            |f: &dyn Fn(u32) -> Result<Counters, aya::maps::MapError>| -> Result<[Counters; 2]> {
-                Ok([f(DIR_UPLOAD)?, f(DIR_DOWNLOAD)?])
-            };
-        let mut agencies = Vec::with_capacity(policy.agencies.len());
-        for i in 0..policy.agencies.len() as u32 {
-            agencies.push(both(&|d| dp.agency_counters(i, d)).context("failed to read counters")?);
+/// Validates the policy on disk completely; applies it only if valid, else logs why and
+/// keeps the running one. Errors only when the data plane itself fails.
+fn reload(dp: &mut Dataplane, ctl: &mut Controller, path: &Path) -> Result<()> {
+    let new = match policy::load(path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "opd-gateway: reload rejected; policy {:016x} stays in force:\n{e}",
+                ctl.policy().fingerprint
+            );
+            return Ok(());
         }
-        Ok(Snapshot {
-            at: Instant::now(),
-            agencies,
-            unclassified: both(&|d| dp.other_counters(reason::UNCLASSIFIED, d))?,
-            control: both(&|d| dp.other_counters(reason::CONTROL, d))?,
-            malformed: both(&|d| dp.other_counters(reason::MALFORMED, d))?,
-        })
-    }
-}
-
-fn mbps(bytes: u64, secs: f64) -> f64 {
-    bytes as f64 * 8.0 / secs / 1e6
-}
-
-fn print_rates(out: &mut impl Write, policy: &Policy, a: &Snapshot, b: &Snapshot) -> Result<()> {
-    let secs = b.at.duration_since(a.at).as_secs_f64().max(1e-3);
-    writeln!(
-        out,
-        "{:<20} {:>6} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9}",
-        "agency", "vlan", "up Mbps", "limit", "drop Mbps", "down Mbps", "limit", "drop Mbps"
-    )?;
-    let delta = |x: &Counters, y: &Counters| Counters {
-        passed_packets: y.passed_packets.wrapping_sub(x.passed_packets),
-        passed_bytes: y.passed_bytes.wrapping_sub(x.passed_bytes),
-        dropped_packets: y.dropped_packets.wrapping_sub(x.dropped_packets),
-        dropped_bytes: y.dropped_bytes.wrapping_sub(x.dropped_bytes),
     };
-    for (i, agency) in policy.agencies.iter().enumerate() {
-        let up = delta(&a.agencies[i][0], &b.agencies[i][0]);
-        let down = delta(&a.agencies[i][1], &b.agencies[i][1]);
-        let vlan = agency
-            .vlans
-            .first()
-            .map_or_else(|| "qinq".to_string(), |v| v.to_string());
-        writeln!(
-            out,
-            "{:<20} {:>6} | {:>9.2} {:>9} {:>9.2} | {:>9.2} {:>9} {:>9.2}",
-            truncate(&agency.id, 20),
-            vlan,
-            mbps(up.passed_bytes, secs),
-            agency.upload.to_string(),
-            mbps(up.dropped_bytes, secs),
-            mbps(down.passed_bytes, secs),
-            agency.download.to_string(),
-            mbps(down.dropped_bytes, secs),
-        )?;
+    if new.fingerprint == ctl.policy().fingerprint {
+        eprintln!("opd-gateway: policy unchanged ({:016x})", new.fingerprint);
+        return Ok(());
     }
-    let other = |name: &str, x: &[Counters; 2], y: &[Counters; 2]| {
-        let up = delta(&x[0], &y[0]);
-        let down = delta(&x[1], &y[1]);
-        format!(
-            "{name} {}/{} pkt/s",
-            ((up.passed_packets + up.dropped_packets) as f64 / secs).round(),
-            ((down.passed_packets + down.dropped_packets) as f64 / secs).round()
-        )
-    };
-    writeln!(
-        out,
-        "({}, {}, {}; up/down)\n",
-        other("unclassified", &a.unclassified, &b.unclassified),
-        other("control", &a.control, &b.control),
-        other("malformed", &a.malformed, &b.malformed),
-    )?;
-    out.flush()?;
+    let (old, next) = (&ctl.policy().site, &new.site);
+    if old.lan != next.lan || old.wan != next.wan || old.xdp_mode != next.xdp_mode {
+        eprintln!(
+            "opd-gateway: reload rejected; policy {:016x} stays in force: changing `lan`, `wan` or `xdp_mode` \
+             moves the programs to other ports: restart the service to apply it",
+            ctl.policy().fingerprint
+        );
+        return Ok(());
+    }
+    for w in &new.warnings {
+        eprintln!("{w}");
+    }
+    let (from, to, n) = (
+        ctl.policy().fingerprint,
+        new.fingerprint,
+        new.agencies.len(),
+    );
+    ctl.reload(new, dp)?;
+    ctl.tick(dp, monotonic_ns(), unix_seconds())?;
+    eprintln!("opd-gateway: reloaded: policy {from:016x} → {to:016x}, {n} agencies");
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
+fn mbps(bps: u64) -> String {
+    format!("{:.1}", bps as f64 / 1e6)
+}
+
+fn print_table(out: &mut impl Write, ctl: &Controller) -> Result<()> {
+    writeln!(
+        out,
+        "{:<18} {:<8} | {:>26} | {:>26}",
+        "agency", "tier", "upload Mbps: rate/alloc/guar", "download Mbps: rate/alloc/guar"
+    )?;
+    let mut sum = [0u64; 2];
+    for (a, t) in ctl.policy().agencies.iter().zip(ctl.tracked()) {
+        let mut cell = |d: Direction| {
+            let f = t.flows[d.index()];
+            sum[d.index()] += f.passed_rate;
+            let drop = if f.dropped_rate > 0 {
+                format!(" -{}", mbps(f.dropped_rate))
+            } else {
+                String::new()
+            };
+            format!(
+                "{}/{}/{}{drop}",
+                mbps(f.passed_rate),
+                mbps(f.allocated),
+                mbps(f.guaranteed)
+            )
+        };
+        let (up, down) = (cell(Direction::Upload), cell(Direction::Download));
+        let id: String = a.id.chars().take(18).collect();
+        writeln!(
+            out,
+            "{id:<18} {:<8} | {up:>26} | {down:>26}",
+            format!("{:?}", a.tier).to_lowercase()
+        )?;
     }
+    let site = &ctl.policy().site;
+    writeln!(
+        out,
+        "uplink: {} of {} Mbps up, {} of {} Mbps down in use (tick {})\n",
+        mbps(sum[0]),
+        mbps(site.usable(Direction::Upload)),
+        mbps(sum[1]),
+        mbps(site.usable(Direction::Download)),
+        ctl.ticks
+    )?;
+    out.flush()?;
+    Ok(())
 }

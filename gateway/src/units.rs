@@ -110,6 +110,39 @@ pub fn parse_rate(s: &str) -> Result<Rate, UnitError> {
     Ok(Rate(bps as u64))
 }
 
+/// A rate, or a share of the uplink's capacity in one direction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Amount {
+    Rate(Rate),
+    /// Percent of the capacity, 0 < p ≤ 100.
+    Percent(f64),
+}
+
+impl Amount {
+    /// Bits per second, given the capacity it may be a share of.
+    pub fn resolve(self, capacity: Rate) -> u64 {
+        match self {
+            Amount::Rate(r) => r.0,
+            Amount::Percent(p) => (capacity.0 as f64 * p / 100.0).round() as u64,
+        }
+    }
+}
+
+/// Parses a rate ("10Mbps") or a share of the capacity ("3%", "2.5%").
+pub fn parse_amount(s: &str) -> Result<Amount, UnitError> {
+    let t = s.trim();
+    if let Some(num) = t.strip_suffix('%') {
+        let p = parse_number(num.trim(), t, "3%")?;
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(UnitError(format!(
+                "\"{t}\" is out of range; a share of the uplink runs from above 0% to 100%"
+            )));
+        }
+        return Ok(Amount::Percent(p));
+    }
+    parse_rate(t).map(Amount::Rate)
+}
+
 fn format_num(v: f64) -> String {
     if v.fract() == 0.0 {
         format!("{v:.0}")
@@ -181,6 +214,22 @@ mod tests {
                 .0
                 .contains("unknown unit")
         );
+    }
+
+    #[test]
+    fn shares_of_the_capacity() {
+        assert_eq!(parse_amount("3%").unwrap(), Amount::Percent(3.0));
+        assert_eq!(
+            parse_amount("2.5%").unwrap().resolve(Rate(1_000_000_000)),
+            25_000_000
+        );
+        assert_eq!(
+            parse_amount("10Mbps").unwrap(),
+            Amount::Rate(Rate(10_000_000))
+        );
+        assert!(parse_amount("0%").is_err());
+        assert!(parse_amount("150%").is_err());
+        assert!(parse_amount("%").is_err());
     }
 
     #[test]

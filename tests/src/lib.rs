@@ -411,7 +411,7 @@ impl SimNetwork {
     /// A site file for this network.
     pub fn site_toml(forwarding: Forwarding, unclassified: &str) -> String {
         format!(
-            "[site]\nname = \"Simulated regency\"\nlan = \"lan\"\nwan = \"wan\"\nforwarding = \"{}\"\nxdp_mode = \"native\"\nunclassified = \"{unclassified}\"\n",
+            "[site]\nname = \"Simulated regency\"\nlan = \"lan\"\nwan = \"wan\"\ncapacity = {{ upload = \"1Gbps\", download = \"1Gbps\" }}\nforwarding = \"{}\"\nxdp_mode = \"native\"\nunclassified = \"{unclassified}\"\n",
             match forwarding {
                 Forwarding::Redirect => "redirect",
                 Forwarding::Bridge => "bridge",

@@ -24,6 +24,8 @@ pub struct Flood {
     pub duration: Duration,
     /// Pin the sending thread to this CPU.
     pub cpu: Option<usize>,
+    /// Wait this long before sending.
+    pub delay: Duration,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -50,6 +52,7 @@ impl Flood {
             nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
                 .unwrap_or_else(|e| panic!("pin the sender to CPU {cpu}: {e}"));
         }
+        std::thread::sleep(self.delay);
         let sock = UdpSocket::bind("0.0.0.0:0").expect("bind a UDP sender");
         let payload = vec![0x5Au8; self.payload];
         let pps = self.frame_bits_per_second / 8.0 / self.frame_bytes() as f64;

@@ -4,6 +4,7 @@
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use gateway_common::{Counters, DIR_DOWNLOAD, DIR_UPLOAD, reason};
 use opd_gateway::{
+    control,
     dataplane::{Dataplane, LAN_PROGRAM, WAN_PROGRAM},
     policy::{self, Policy},
 };
@@ -23,6 +24,7 @@ fn policy(unclassified: &str, forwarding: &str) -> Policy {
 [site]
 lan = "lan"
 wan = "wan"
+capacity = {{ upload = "100Gbps", download = "100Gbps" }}
 forwarding = "{forwarding}"
 unclassified = "{unclassified}"
 
@@ -53,7 +55,8 @@ fn load(policy: &Policy) -> Dataplane {
     require_root();
     let mut dp =
         Dataplane::load_file(&env_path("OPD_GATEWAY_EBPF")).expect("load the XDP programs");
-    dp.configure(policy).expect("configure the data plane");
+    dp.apply(&control::initial_plan(policy))
+        .expect("configure the data plane");
     dp
 }
 
@@ -397,8 +400,11 @@ fn the_policer_passes_the_burst_then_the_rate() {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    // The burst (12.5 frames, plus the first frame's own room) and what the rate refills.
-    let allowed = 13.0 + elapsed * 1e6 / 8.0 / 1000.0;
+    // The burst (100 ms at 1 Mbps, at least ten full frames: 15 180 bytes), the first
+    // frame's own room, and what the rate refills.
+    let burst = p.agencies[2].limits[0].burst_bytes(1_000_000) as f64;
+    assert_eq!(burst, 15_180.0);
+    let allowed = burst / 1000.0 + 1.0 + elapsed * 1e6 / 8.0 / 1000.0;
     assert!(
         passed >= 12,
         "the burst must pass: {passed} of 200 frames passed"
@@ -414,4 +420,46 @@ fn the_policer_passes_the_burst_then_the_rate() {
     // The other direction is not limited.
     let o = run(&dp, &p, WAN_PROGRAM, &frame);
     assert_eq!(o, outcome(XDP_PASS, "slow/1", true, 1000));
+}
+
+#[test]
+fn a_rate_raised_after_a_stop_applies_at_once() {
+    let p = policy("pass", "bridge");
+    let mut dp = load(&p);
+    let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 130).bytes();
+    let expires = control::monotonic_ns() + 60_000_000_000;
+    // "slow" all but stopped (8 bps): its burst passes, then a debt of hours builds up.
+    dp.set_rate(
+        2,
+        DIR_UPLOAD,
+        gateway_common::Limit::from_rate(8, 15_180),
+        expires,
+    )
+    .unwrap();
+    let passed_slow = (0..40)
+        .filter(|_| run(&dp, &p, LAN_PROGRAM, &frame).passed)
+        .count();
+    assert!(
+        (1..=16).contains(&passed_slow),
+        "{passed_slow} frames passed at 8 bps"
+    );
+    // The control loop gives it 100 Mbps: the new rate holds from now, not after the debt.
+    dp.set_rate(
+        2,
+        DIR_UPLOAD,
+        gateway_common::Limit::from_rate(100_000_000, 1_250_000),
+        expires,
+    )
+    .unwrap();
+    // The debt beyond the bucket is forgiven, the bucket itself starts empty: frames pass at
+    // the new rate (one per 80 µs) from the moment it is set.
+    let start = std::time::Instant::now();
+    let passed_fast = (0..100)
+        .filter(|_| run(&dp, &p, LAN_PROGRAM, &frame).passed)
+        .count();
+    let at_rate = (start.elapsed().as_nanos() as f64 / 80_000.0).min(100.0);
+    assert!(
+        passed_fast as f64 >= 0.9 * at_rate - 1.0 && passed_fast > 0,
+        "only {passed_fast} of 100 frames passed after the rate was raised; {at_rate:.0} were due"
+    );
 }

@@ -78,6 +78,7 @@ fn flood_and_measure(
             frame_bits_per_second: mbps * 1e6,
             duration: total,
             cpu: None,
+            delay: Duration::ZERO,
         };
         senders.push((vid, limit, mbps, flood.start(from)));
     }
@@ -202,6 +203,7 @@ fn one_agency_sending_from_two_cpus_is_held_to_one_rate() {
                 frame_bits_per_second: 20e6,
                 duration: total,
                 cpu: Some(cpu),
+                delay: Duration::ZERO,
             }
             .start(&h.agency_side)
         })

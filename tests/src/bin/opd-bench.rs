@@ -62,18 +62,21 @@ fn ns_per_frame(prog: &Xdp, frame: &[u8]) -> f64 {
 }
 
 fn policy_with(agencies: usize) -> policy::Policy {
-    let mut text = String::from("[site]\nlan = \"lan\"\nwan = \"wan\"\nforwarding = \"bridge\"\n");
+    let mut text = String::from(
+        "[site]\nlan = \"lan\"\nwan = \"wan\"\nforwarding = \"bridge\"\ncapacity = { upload = \"100Tbps\", download = \"100Tbps\" }\n",
+    );
     for i in 0..agencies {
-        // Agency 0: always under quota (100 Gbps); agency 1: always over (8 kbps, 10 frames).
-        let rate = match i {
-            1 => "8kbps",
-            _ => "100Gbps",
+        // Agency 0: always under quota (at least 24 Gbps of the 100 Tbps); agency 1: always
+        // over (8 kbps, 10 frames of burst).
+        let limit = match i {
+            1 => "rate = \"8kbps\"",
+            _ => "ceiling = \"100Gbps\"",
         };
         let vid = i + 1;
         let qinq = if i == 0 { "qinq = [[3000, 7]]\n" } else { "" };
         let _ = write!(
             text,
-            "[[agency]]\nid = \"a{i}\"\nvlans = [{vid}]\n{qinq}upload = {{ rate = \"{rate}\" }}\ndownload = {{ rate = \"{rate}\" }}\n"
+            "[[agency]]\nid = \"a{i}\"\nvlans = [{vid}]\n{qinq}upload = {{ {limit} }}\ndownload = {{ {limit} }}\n"
         );
     }
     policy::from_texts(&[("bench.toml", &text)]).expect("bench policy")
@@ -120,7 +123,8 @@ fn program_cost(report: &mut String) {
     for n in [1usize, 45, 4094] {
         let p = policy_with(n.max(2));
         let mut dp = Dataplane::load_file(&env_path("OPD_GATEWAY_EBPF")).expect("load");
-        dp.configure(&p).expect("configure");
+        dp.apply(&opd_gateway::control::initial_plan(&p))
+            .expect("configure");
         let gw = dp.program(LAN_PROGRAM).unwrap();
         for (what, frame) in &cases {
             let (mut e, mut g) = (Vec::new(), Vec::new());
@@ -190,6 +194,7 @@ fn forwarding_pps(mode: &str) -> f64 {
                 frame_bits_per_second: 1e12, // as fast as the sender can
                 duration: run,
                 cpu: Some(i % 2),
+                delay: Duration::ZERO,
             }
             .start(&h.agency_side),
         );

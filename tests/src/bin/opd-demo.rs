@@ -1,9 +1,11 @@
-//! `cargo xtask demo`: the real `opd-gateway` on a simulated agency network, with traffic.
+//! `cargo xtask demo`: the real `opd-gateway` dividing a simulated regency's uplink by need.
 //!
-//! Every agency of the policy gets a host pair on its VLAN; each host floods the gateway at
-//! twice the agency's limit in both directions while the gateway prints per-agency rates.
-//! At the end the demo prints what the receivers got against each limit. Everything is
-//! removed on exit, also on Ctrl-C.
+//! Every agency of the policy gets a host pair on its VLAN. The scenario plays in three
+//! phases of downloads: at night only public WiFi is busy and takes the leftovers; in office
+//! hours every agency works and one downloads large updates, and public WiFi gives its share
+//! back; then the disaster agency wakes up with a surge and gets its guarantee at once. The
+//! gateway prints its per-agency table as it goes; the demo then prints what the receivers
+//! got in each phase. Everything is removed on exit, also on Ctrl-C.
 
 use std::{
     net::SocketAddrV4,
@@ -12,14 +14,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_gateway::policy::{self, Limit};
+use opd_gateway::policy::{self, Direction, Tier};
 use opd_testbed::{
     Forwarding, SimNetwork, TempDir,
-    traffic::{Flood, receive, wait_reachable},
+    traffic::{Arrivals, Flood, receive, wait_reachable},
 };
 
 const DEFAULT_POLICY: &str = include_str!("../../../policies/simulated-regency.toml");
 const PAYLOAD: usize = 1400;
+const PHASES: [&str; 3] = [
+    "night: only public WiFi is busy",
+    "office hours: every agency works, disdik downloads updates",
+    "emergency: the disaster agency (bpbd) surges",
+];
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -31,13 +38,27 @@ fn usage() -> ! {
     eprintln!(
         "usage: cargo xtask demo -- [--duration SECONDS] [--policy FILE]\n\
          Runs opd-gateway on a simulated regency (default: policies/simulated-regency.toml;\n\
-         a policy for the simulation names its ports `lan` and `wan`)."
+         a policy for the simulation names its ports `lan` and `wan`). The scenario's three\n\
+         phases share the duration (default 45 s)."
     );
     std::process::exit(2)
 }
 
+/// Download load an agency offers in a phase, bits/s.
+fn offered(id: &str, tier: Tier, guaranteed: u64, capacity: u64, phase: usize) -> u64 {
+    match (phase, tier, id) {
+        (_, Tier::Public, _) => capacity * 2, // public WiFi always takes what it gets
+        (0, _, _) => guaranteed / 10,         // night: a trickle
+        (1, _, "disdik") => capacity,         // large updates
+        (1, _, _) => guaranteed * 3 / 2,      // office work above its guarantee
+        (2, _, "bpbd") => capacity,           // the surge
+        (2, _, _) => guaranteed * 3 / 2,
+        _ => 0,
+    }
+}
+
 fn main() {
-    let mut duration = Duration::from_secs(20);
+    let mut duration = Duration::from_secs(45);
     let mut policy_file: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -45,7 +66,7 @@ fn main() {
             "--duration" => {
                 let v = args.next().unwrap_or_else(|| usage());
                 let secs: u64 = v.trim_end_matches('s').parse().unwrap_or_else(|_| usage());
-                duration = Duration::from_secs(secs.max(5));
+                duration = Duration::from_secs(secs.max(15));
             }
             "--policy" => policy_file = Some(args.next().unwrap_or_else(|| usage()).into()),
             _ => usage(),
@@ -69,64 +90,76 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let vids: Vec<u16> = policy
+    let Some(vids) = policy
         .agencies
         .iter()
-        .map(|a| *a.vlans.first().expect("demo agencies have a VLAN"))
-        .collect();
+        .map(|a| a.vlans.first().copied())
+        .collect::<Option<Vec<u16>>>()
+    else {
+        eprintln!(
+            "every agency of a demo policy needs a VLAN (QinQ-only agencies cannot be simulated)"
+        );
+        std::process::exit(1);
+    };
     let forwarding = match policy.site.forwarding {
         policy::Forwarding::Redirect => Forwarding::Redirect,
         policy::Forwarding::Bridge => Forwarding::Bridge,
     };
     println!(
-        "Building the simulated network: gateway, switch, and a host pair for each of {} agencies…",
+        "Building the simulated regency: a gateway, a switch, and a host pair for each of {} agencies…",
         vids.len()
     );
     let net = SimNetwork::new(&vids, forwarding);
-    let mut gw = net.start_gateway(&path, "2s");
+    let mut gw = net.start_gateway(&path, "3s");
     for &vid in &vids {
         let h = net.vlan(vid);
         wait_reachable(&h.agency_side, h.upstream_ip);
     }
+    let capacity = policy.site.capacity[Direction::Download.index()];
+    let phase_len = duration / 3;
     println!(
-        "Every agency now floods at twice its limit, upload and download, for {}s. \
-         The gateway prints what it passes and drops:\n",
-        duration.as_secs()
+        "\nUplink: {} down. Three phases of {} s each: {}.\nThe gateway prints each agency's download: passed/allocated/guaranteed Mbps (and drops).\n",
+        policy::rate(capacity),
+        phase_len.as_secs(),
+        PHASES.join("; ")
     );
 
-    let start = Instant::now();
-    let offered = |l: Limit| match l {
-        Limit::Rate { rate, .. } => 2.0 * rate.bits_per_second() as f64,
-        Limit::Unlimited => 20e6,
-    };
+    let start = Instant::now() + Duration::from_millis(200);
+    let end = start + phase_len * 3;
     let mut flows = Vec::new();
     for (agency, &vid) in policy.agencies.iter().zip(&vids) {
         let h = net.vlan(vid);
-        for (upload, limit) in [(true, agency.upload), (false, agency.download)] {
-            let (from, to, ip) = if upload {
-                (&h.agency_side, &h.upstream_side, h.upstream_ip)
-            } else {
-                (&h.upstream_side, &h.agency_side, h.agency_ip)
-            };
-            let addr = SocketAddrV4::new(ip, 5001);
-            let rx = receive(
-                to,
-                addr,
-                PAYLOAD,
-                start + duration + Duration::from_millis(300),
-            );
-            let tx = Flood {
-                to: addr,
-                payload: PAYLOAD,
-                frame_bits_per_second: offered(limit),
-                duration,
-                cpu: None,
+        let addr = SocketAddrV4::new(h.agency_ip, 5001);
+        let rx = receive(
+            &h.agency_side,
+            addr,
+            PAYLOAD,
+            end + Duration::from_millis(300),
+        );
+        let g = agency.limits[Direction::Download.index()].guaranteed;
+        let mut senders = Vec::new();
+        for phase in 0..3 {
+            let bps = offered(&agency.id, agency.tier, g, capacity, phase);
+            if bps == 0 {
+                continue;
             }
-            .start(from);
-            flows.push((agency.id.clone(), upload, limit, tx, rx));
+            let delay =
+                (start + phase_len * phase as u32).saturating_duration_since(Instant::now());
+            senders.push(
+                Flood {
+                    to: addr,
+                    payload: PAYLOAD,
+                    frame_bits_per_second: bps as f64,
+                    duration: phase_len,
+                    cpu: None,
+                    delay,
+                }
+                .start(&h.upstream_side),
+            );
         }
+        flows.push((agency, senders, rx));
     }
-    while start.elapsed() < duration + Duration::from_millis(400) {
+    while Instant::now() < end + Duration::from_millis(400) {
         if STOP.load(Ordering::Relaxed) {
             println!("\nInterrupted: removing the simulated network.");
             gw.stop();
@@ -136,30 +169,53 @@ fn main() {
     }
     gw.stop();
 
-    println!("\nWhat the receivers got (whole frames, after the first 2 s):");
+    let mut results: Vec<(&policy::Agency, Arrivals)> = Vec::new();
+    for (agency, senders, rx) in flows {
+        for s in senders {
+            s.join().expect("sender");
+        }
+        results.push((agency, rx.join().expect("receiver")));
+    }
     println!(
-        "{:<14} {:<9} {:>10} {:>12} {:>8}",
-        "agency", "direction", "limit", "delivered", "ratio"
+        "\nWhat each agency received (download Mbps, whole frames; each phase after its first 2 s):"
     );
-    for (id, upload, limit, tx, rx) in flows {
-        tx.join().expect("sender");
-        let arrivals = rx.join().expect("receiver");
-        let from = start + Duration::from_secs(2);
-        let delivered = arrivals.frame_rate(from, start + duration);
-        let (limit_text, ratio) = match limit {
-            Limit::Rate { rate, .. } => (
-                rate.to_string(),
-                format!("{:.3}", delivered / rate.bits_per_second() as f64),
-            ),
-            Limit::Unlimited => ("unlimited".into(), "-".into()),
-        };
+    for (phase, name) in PHASES.iter().enumerate() {
+        let from = start + phase_len * phase as u32 + Duration::from_secs(2);
+        let to = start + phase_len * (phase as u32 + 1);
+        println!("\n{}. {name}", phase + 1);
         println!(
-            "{:<14} {:<9} {:>10} {:>9.2} Mbps {:>8}",
-            id,
-            if upload { "upload" } else { "download" },
-            limit_text,
-            delivered / 1e6,
-            ratio
+            "{:<14} {:<9} {:>10} {:>10} {:>10}",
+            "agency", "tier", "guarantee", "offered", "received"
+        );
+        let mut total = 0.0;
+        for (a, arrivals) in &results {
+            let g = a.limits[Direction::Download.index()].guaranteed;
+            let got = arrivals.frame_rate(from, to);
+            total += got;
+            let off = offered(&a.id, a.tier, g, capacity, phase);
+            println!(
+                "{:<14} {:<9} {:>10.1} {:>10.1} {:>10.1}{}",
+                a.id,
+                format!("{:?}", a.tier).to_lowercase(),
+                g as f64 / 1e6,
+                off as f64 / 1e6,
+                got / 1e6,
+                if got + 0.5e6 < (g.min(off)) as f64 {
+                    "  below guarantee!"
+                } else {
+                    ""
+                }
+            );
+        }
+        println!(
+            "{:<14} {:<9} {:>10} {:>10} {:>10.1}  ({:.0}% of the {} usable)",
+            "uplink",
+            "",
+            "",
+            "",
+            total / 1e6,
+            100.0 * total / policy.site.usable(Direction::Download) as f64,
+            policy::rate(policy.site.usable(Direction::Download))
         );
     }
     println!("\nSimulated network removed.");

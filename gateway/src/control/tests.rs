@@ -1,0 +1,410 @@
+//! The control loop against a simulated data plane that polices like the XDP program.
+
+use std::collections::BTreeMap;
+
+use gateway_common::{Counters, Limit, LimitEntry, agency_slot};
+
+use super::*;
+use crate::{dataplane::Plan, policy};
+
+const SECOND: u64 = 1_000_000_000;
+/// Monday 2026-11-23 10:00 in Jakarta.
+const MONDAY_10H: i64 = 1_795_402_800;
+
+/// A data plane in memory: the same maps, policed with the same GCRA arithmetic.
+#[derive(Default)]
+struct SimPlane {
+    limits: BTreeMap<u32, LimitEntry>,
+    tat: BTreeMap<u32, u64>,
+    counters: BTreeMap<u32, Counters>,
+    plans: Vec<Plan>,
+}
+
+impl Plane for SimPlane {
+    fn counters(&self, slot: u32, dir: Direction) -> Result<Counters, DataplaneError> {
+        Ok(self
+            .counters
+            .get(&agency_slot(slot, dir as u32))
+            .copied()
+            .unwrap_or_default())
+    }
+
+    fn apply(&mut self, plan: &Plan) -> Result<(), DataplaneError> {
+        for (&slot, fixed) in &plan.fixed {
+            for dir in 0..2 {
+                let i = agency_slot(slot, dir);
+                match self.limits.get_mut(&i) {
+                    Some(e) if !plan.fresh.contains(&slot) => e.fixed = fixed[dir as usize],
+                    _ => {
+                        self.tat.insert(i, 0);
+                        self.counters.insert(i, Counters::default());
+                        self.limits.insert(
+                            i,
+                            LimitEntry {
+                                fixed: fixed[dir as usize],
+                                ..Default::default()
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        self.limits.retain(|i, _| plan.fixed.contains_key(&(i / 2)));
+        self.plans.push(plan.clone());
+        Ok(())
+    }
+
+    fn set_rate(
+        &mut self,
+        slot: u32,
+        dir: Direction,
+        rate: Limit,
+        expires_ns: u64,
+    ) -> Result<(), DataplaneError> {
+        if let Some(e) = self.limits.get_mut(&agency_slot(slot, dir as u32)) {
+            e.dynamic = rate;
+            e.dynamic_expires_ns = expires_ns;
+        }
+        Ok(())
+    }
+}
+
+impl SimPlane {
+    fn effective(&self, slot: u32, dir: Direction, now: u64) -> Limit {
+        let e = self.limits[&agency_slot(slot, dir as u32)];
+        if now < e.dynamic_expires_ns {
+            e.dynamic
+        } else {
+            e.fixed
+        }
+    }
+
+    /// Offers `bps` of `frame`-byte frames for [t0, t1), policed as the data plane would.
+    fn offer(&mut self, slot: u32, dir: Direction, bps: u64, t0: u64, t1: u64, frame: u64) {
+        if bps == 0 {
+            return;
+        }
+        let gap = frame * 8 * SECOND / bps;
+        let i = agency_slot(slot, dir as u32);
+        let mut t = t0;
+        while t < t1 {
+            let l = self.effective(slot, dir, t);
+            let tat = self.tat.entry(i).or_default();
+            *tat = (*tat).min(t + l.burst_ns); // debt beyond the bucket is forgiven
+            let start = (*tat).max(t);
+            let next = start + l.cost_ns(frame);
+            let c = self.counters.entry(i).or_default();
+            if l.ns_per_byte_fp == 0 || next <= t + l.burst_ns {
+                *tat = next;
+                c.passed_packets = c.passed_packets.wrapping_add(1);
+                c.passed_bytes = c.passed_bytes.wrapping_add(frame);
+            } else {
+                c.dropped_packets = c.dropped_packets.wrapping_add(1);
+                c.dropped_bytes = c.dropped_bytes.wrapping_add(frame);
+            }
+            t += gap;
+        }
+    }
+}
+
+fn policy(text: &str) -> Policy {
+    policy::from_texts(&[("p.toml", text)]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const SITE: &str = "[site]\nlan = \"lan\"\nwan = \"wan\"\ncapacity = { upload = \"100Mbps\", download = \"100Mbps\" }\nheadroom = \"1Mbps\"\n";
+
+/// Two standard agencies with guarantees and a public WiFi that only borrows.
+fn three_text(site_extra: &str) -> String {
+    format!(
+        "{SITE}{site_extra}[[agency]]\nid = \"dinkes\"\nvlans = [10]\nupload = {{ guaranteed = \"20Mbps\" }}\ndownload = {{ guaranteed = \"20Mbps\" }}\n\
+         [[agency]]\nid = \"bpbd\"\nvlans = [20]\nupload = {{ guaranteed = \"30Mbps\" }}\ndownload = {{ guaranteed = \"30Mbps\" }}\n\
+         [[agency]]\nid = \"wifi\"\ntier = \"public\"\nvlans = [30]\nupload = {{ ceiling = \"100Mbps\" }}\ndownload = {{ ceiling = \"100Mbps\" }}\n"
+    )
+}
+
+fn three() -> Policy {
+    policy(&three_text(""))
+}
+
+fn upload_rates(c: &Controller) -> Vec<u64> {
+    c.tracked().iter().map(|t| t.flows[0].allocated).collect()
+}
+
+/// Runs `ticks` ticks of one second with each agency offering `load[i]` bits/s upload.
+fn run(c: &mut Controller, plane: &mut SimPlane, now: &mut u64, ticks: usize, load: &[u64]) {
+    for _ in 0..ticks {
+        for (t, &bps) in c.tracked().to_vec().iter().zip(load) {
+            plane.offer(t.slot, Direction::Upload, bps, *now, *now + SECOND, 1250);
+        }
+        *now += SECOND;
+        c.tick(plane, *now, MONDAY_10H + (*now / SECOND) as i64)
+            .unwrap();
+        let sum: u64 = upload_rates(c).iter().sum();
+        assert!(
+            sum <= c.policy().site.usable(Direction::Upload),
+            "oversubscribed: {sum}"
+        );
+    }
+}
+
+#[test]
+fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
+    let mut plane = SimPlane::default();
+    let mut c = Controller::new(three(), &mut plane).unwrap();
+    let mut now = 10 * SECOND;
+    c.tick(&mut plane, now, MONDAY_10H).unwrap();
+    // Everyone busy: guarantees first, the public tier gets what is left.
+    run(
+        &mut c,
+        &mut plane,
+        &mut now,
+        4,
+        &[80_000_000, 80_000_000, 80_000_000],
+    );
+    let r = upload_rates(&c);
+    assert!(r[0] >= 20_000_000 && r[1] >= 30_000_000, "{r:?}");
+    assert!(
+        r.iter().sum::<u64>() >= 97_000_000,
+        "work conserving: {r:?}"
+    );
+    // dinkes goes idle and bpbd needs only 30 Mbps: the public tier takes the leftovers.
+    run(
+        &mut c,
+        &mut plane,
+        &mut now,
+        4,
+        &[0, 30_000_000, 80_000_000],
+    );
+    let idle = upload_rates(&c);
+    assert!(
+        idle[0] < 10_000_000,
+        "an idle agency gives its share back: {idle:?}"
+    );
+    assert!(
+        idle[2] > r[2] + 20_000_000,
+        "the public tier takes the leftovers: {r:?} → {idle:?}"
+    );
+    // The loop stops: rates hold until the expiry, then the data plane falls back to the
+    // policy's static division on its own.
+    let slot = c.tracked()[2].slot;
+    let dynamic = plane.effective(slot, Direction::Upload, now + SECOND);
+    let expiry = c.policy().site.expiry.as_nanos() as u64;
+    let fallback = plane.effective(slot, Direction::Upload, now + expiry + 1);
+    let fixed = fallback_rates(c.policy());
+    assert_eq!(
+        dynamic,
+        c.policy().agencies[2].limits[0].to_dataplane(c.tracked()[2].flows[0].allocated)
+    );
+    assert_eq!(
+        fallback,
+        c.policy().agencies[2].limits[0].to_dataplane(fixed[2][0])
+    );
+    assert_ne!(dynamic, fallback);
+    // dinkes wakes up: its guarantee within two ticks.
+    run(
+        &mut c,
+        &mut plane,
+        &mut now,
+        2,
+        &[80_000_000, 80_000_000, 80_000_000],
+    );
+    assert!(upload_rates(&c)[0] >= 20_000_000, "{:?}", upload_rates(&c));
+
+    // The static division never oversubscribes the uplink.
+    assert!(fixed.iter().map(|r| r[0]).sum::<u64>() <= c.policy().site.usable(Direction::Upload));
+}
+
+#[test]
+fn a_wrapped_counter_gives_the_right_demand() {
+    let mut plane = SimPlane::default();
+    let mut c = Controller::new(three(), &mut plane).unwrap();
+    let slot = c.tracked()[0].slot;
+    let i = agency_slot(slot, 0);
+    plane.counters.insert(
+        i,
+        Counters {
+            passed_bytes: u64::MAX - 100_000,
+            passed_packets: u64::MAX - 80,
+            ..Default::default()
+        },
+    );
+    let mut now = SECOND;
+    c.tick(&mut plane, now, MONDAY_10H).unwrap();
+    // 10 Mbps for a second: 1.25 MB, through the wrap.
+    plane.counters.get_mut(&i).unwrap().passed_bytes = (u64::MAX - 100_000).wrapping_add(1_250_000);
+    now += SECOND;
+    c.tick(&mut plane, now, MONDAY_10H + 1).unwrap();
+    assert_eq!(c.tracked()[0].flows[0].offered_rate, 10_000_000);
+    assert_eq!(c.tracked()[0].flows[0].demand, 10_000_000);
+}
+
+#[test]
+fn a_late_or_early_tick_never_gives_a_wrong_rate() {
+    let mut plane = SimPlane::default();
+    let mut c = Controller::new(three(), &mut plane).unwrap();
+    let mut now = SECOND;
+    c.tick(&mut plane, now, MONDAY_10H).unwrap();
+    run(&mut c, &mut plane, &mut now, 3, &[15_000_000, 5_000_000, 0]);
+    let before = c.tracked()[0].flows[0].demand;
+    // A tick 1 ms after the previous one: too short to measure, the demand stands.
+    let slot = c.tracked()[0].slot;
+    plane.offer(
+        slot,
+        Direction::Upload,
+        15_000_000,
+        now,
+        now + 1_000_000,
+        1250,
+    );
+    now += 1_000_000;
+    c.tick(&mut plane, now, MONDAY_10H + 4).unwrap();
+    assert_eq!(c.tracked()[0].flows[0].demand, before);
+    // The loop stalls for 30 s (the data plane fell back meanwhile): the demand measured
+    // is the stall's average, and the rates written are valid.
+    plane.offer(
+        slot,
+        Direction::Upload,
+        15_000_000,
+        now,
+        now + 30 * SECOND,
+        1250,
+    );
+    now += 30 * SECOND;
+    c.tick(&mut plane, now, MONDAY_10H + 34).unwrap();
+    let f = c.tracked()[0].flows[0];
+    assert!((14_900_000..=15_100_000).contains(&f.offered_rate), "{f:?}");
+    let r = upload_rates(&c);
+    assert!(r.iter().sum::<u64>() <= c.policy().site.usable(Direction::Upload));
+    for (rate, a) in r.iter().zip(&c.policy().agencies) {
+        assert!(*rate <= a.limits[0].ceiling);
+    }
+}
+
+#[test]
+fn a_clock_step_changes_only_which_schedule_applies() {
+    let p = policy(&format!(
+        "{SITE}[[agency]]\nid = \"disdik\"\nvlans = [5]\nupload = {{ guaranteed = \"10Mbps\" }}\ndownload = {{ guaranteed = \"10Mbps\" }}\n\
+         [[agency.schedule]]\ndays = [\"mon-fri\"]\nhours = \"07:00-15:00\"\nupload = {{ guaranteed = \"60Mbps\" }}\n\
+         [[agency]]\nid = \"wifi\"\ntier = \"public\"\nvlans = [6]\nupload = {{ ceiling = \"100Mbps\" }}\ndownload = {{ guaranteed = \"1Mbps\" }}\n"
+    ));
+    let mut plane = SimPlane::default();
+    let mut c = Controller::new(p, &mut plane).unwrap();
+    let mut now = SECOND;
+    let load = [90_000_000u64, 90_000_000];
+    let mut wall = MONDAY_10H;
+    for step in [
+        0i64,
+        -4 * 3600,
+        9 * 3600,
+        5 * 86_400,
+        -5 * 86_400 - 6 * 3600,
+    ] {
+        wall += step;
+        for _ in 0..3 {
+            for (t, &bps) in c.tracked().to_vec().iter().zip(&load) {
+                plane.offer(t.slot, Direction::Upload, bps, now, now + SECOND, 1250);
+            }
+            now += SECOND;
+            wall += 1;
+            c.tick(&mut plane, now, wall).unwrap();
+            let r = upload_rates(&c);
+            assert!(r.iter().sum::<u64>() <= 100_000_000, "{r:?}");
+        }
+        let local = c.policy().site.timezone.local(wall);
+        let office = local.weekday < 5 && (420..900).contains(&local.minute);
+        let g = c.tracked()[0].flows[0].guaranteed;
+        assert_eq!(
+            g,
+            if office { 60_000_000 } else { 10_000_000 },
+            "at {local}"
+        );
+        assert!(c.tracked()[0].flows[0].allocated >= g, "at {local}");
+    }
+}
+
+#[test]
+fn reload_keeps_slots_and_counters_and_reuses_freed_slots_fresh() {
+    let mut plane = SimPlane::default();
+    let mut c = Controller::new(three(), &mut plane).unwrap();
+    let mut now = SECOND;
+    c.tick(&mut plane, now, MONDAY_10H).unwrap();
+    run(
+        &mut c,
+        &mut plane,
+        &mut now,
+        2,
+        &[10_000_000, 10_000_000, 10_000_000],
+    );
+    let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
+    assert_eq!(slots, vec![0, 1, 2]);
+    let bpbd_bytes = plane.counters[&agency_slot(1, 0)].passed_bytes;
+    assert!(bpbd_bytes > 0);
+
+    // dinkes removed, bpbd re-VLANed and its guarantee changed, a new agency added.
+    let next = policy(&format!(
+        "{SITE}[[agency]]\nid = \"bpbd\"\nvlans = [21]\nupload = {{ guaranteed = \"40Mbps\" }}\ndownload = {{ guaranteed = \"30Mbps\" }}\n\
+         [[agency]]\nid = \"wifi\"\ntier = \"public\"\nvlans = [30]\nupload = {{ ceiling = \"100Mbps\" }}\ndownload = {{ ceiling = \"100Mbps\" }}\n\
+         [[agency]]\nid = \"dukcapil\"\nvlans = [40]\nupload = {{ guaranteed = \"5Mbps\" }}\ndownload = {{ guaranteed = \"5Mbps\" }}\n"
+    ));
+    c.reload(next.clone(), &mut plane).unwrap();
+    let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
+    assert_eq!(
+        slots,
+        vec![1, 2, 3],
+        "kept agencies keep their slots; the new one takes a slot nobody used"
+    );
+    assert_eq!(
+        plane.counters[&agency_slot(1, 0)].passed_bytes,
+        bpbd_bytes,
+        "counters carry on"
+    );
+    let plan = plane.plans.last().unwrap();
+    assert_eq!(plan.vlans[20], 0, "VLAN 20 no longer belongs to anyone");
+    assert_eq!(plan.vlans[21], 2, "VLAN 21 is bpbd's (slot 1)");
+    assert_eq!(plan.vlans[10], 0);
+    assert_eq!(plan.vlans[40], 4);
+    assert_eq!(plan.fresh.iter().copied().collect::<Vec<_>>(), vec![3]);
+    // Dinkes's old slot is reused by the next newcomer, starting from zero.
+    assert!(
+        plane.counters[&agency_slot(0, 0)].passed_bytes > 0,
+        "dinkes's old counts are still there"
+    );
+    let mut later = next.clone();
+    let mut extra = later.agencies[2].clone();
+    extra.id = "bappeda".into();
+    extra.vlans = vec![50];
+    later.agencies.push(extra);
+    later.fingerprint ^= 1;
+    c.reload(later, &mut plane).unwrap();
+    assert_eq!(c.tracked()[3].slot, 0);
+    assert_eq!(
+        plane.counters[&agency_slot(0, 0)],
+        Counters::default(),
+        "a reused slot starts at zero"
+    );
+    c.reload(next, &mut plane).unwrap();
+    // The demand of a kept agency carries over: no re-learning after a reload.
+    assert!(c.tracked()[0].flows[0].demand > 0);
+    run(
+        &mut c,
+        &mut plane,
+        &mut now,
+        2,
+        &[60_000_000, 0, 60_000_000],
+    );
+    assert!(upload_rates(&c)[0] >= 40_000_000);
+}
+
+#[test]
+fn a_guaranteed_fallback_is_each_agencys_guarantee() {
+    let p = policy(&three_text("fallback = \"guaranteed\"\n"));
+    let r = fallback_rates(&p);
+    assert_eq!(
+        r.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        vec![20_000_000, 30_000_000, 0]
+    );
+    // "shared": as if everyone were busy, guarantees first and the rest by tier.
+    let r = fallback_rates(&three());
+    assert_eq!(r.iter().map(|r| r[0]).sum::<u64>(), 99_000_000);
+    assert!(r[0][0] >= 20_000_000 && r[1][0] >= 30_000_000);
+}

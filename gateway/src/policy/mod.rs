@@ -1,0 +1,491 @@
+//! Policy files: what admins write, read strictly, validated completely.
+//!
+//! A policy is one TOML file or a directory of them (read in name order): exactly one
+//! `[site]` table in all, and any number of `[[agency]]` tables in any file. Reading is
+//! two-step: TOML into raw types that keep every value's position ([`raw`]), then validation
+//! into [`Policy`], which cannot hold an invalid policy. Every problem found is reported at
+//! once, each with file, line and column.
+
+pub mod clock;
+mod compile;
+mod raw;
+
+use std::{
+    fmt,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+
+pub use clock::{LocalTime, TimeZone};
+
+use crate::units::Rate;
+
+/// Defaults, in one place.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Bucket depth as time at the agency's rate. Senders emit 64 KiB segmentation bursts at
+    /// line rate, and a policer that cannot absorb a few of them starves TCP: through a
+    /// 20 Mbps agency on the simulated network, 10 ms gave 5% of the rate as TCP goodput,
+    /// 50 ms 25%, 100 ms 49%, 200 ms 94% (tests/tests/traffic.rs, TCP test). Under sustained
+    /// overload the depth does not change the long-run rate.
+    pub const BURST_TIME: Duration = Duration::from_millis(100);
+    /// Smallest bucket depth in bytes: ten full-size frames (vendors use ≥ 10 × MTU), so a
+    /// slow agency can still send a few back-to-back frames.
+    pub const MIN_BURST_BYTES: u64 = 10 * 1518;
+    /// How often the uplink is re-divided: fast enough that a waking agency has its guarantee
+    /// within two seconds, slow enough to measure a rate over many packets.
+    pub const TICK: Duration = Duration::from_secs(1);
+    /// Rates written by the daemon hold for this many ticks; after that the data plane falls
+    /// back to the static values on its own (a stopped daemon must not freeze a stale split).
+    pub const EXPIRY_TICKS: u32 = 3;
+    /// Weight of an agency that states none.
+    pub const WEIGHT: u32 = 1;
+    /// Headroom kept below the purchased capacity, as a share of it: the ISP's own policer
+    /// counts bytes a little differently, and bursts add up.
+    pub const HEADROOM_PERCENT: f64 = 2.0;
+}
+
+/// Upload (policed on `lan` ingress) or download (policed on `wan` ingress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Upload = 0,
+    Download = 1,
+}
+
+impl Direction {
+    pub const BOTH: [Direction; 2] = [Direction::Upload, Direction::Download];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Upload => "upload",
+            Direction::Download => "download",
+        }
+    }
+}
+
+/// A validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub site: Site,
+    /// In file order; an agency's position is its index in the data plane's maps.
+    pub agencies: Vec<Agency>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+    /// Things worth knowing that do not make the policy invalid.
+    pub warnings: Vec<Diagnostic>,
+    /// FNV-1a of every file's name and text: identifies the policy in force.
+    pub fingerprint: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub name: String,
+    /// Port facing the agencies' trunk: upload is policed on its ingress.
+    pub lan: String,
+    /// Port facing the upstream router's trunk: download is policed on its ingress.
+    pub wan: String,
+    pub forwarding: Forwarding,
+    pub xdp_mode: XdpMode,
+    pub unclassified: Unclassified,
+    /// What was purchased, bits/s, per [`Direction`].
+    pub capacity: [u64; 2],
+    /// Kept free below the capacity, bits/s, per [`Direction`].
+    pub headroom: [u64; 2],
+    /// Re-division interval.
+    pub tick: Duration,
+    /// How long rates written by the daemon hold before the data plane falls back.
+    pub expiry: Duration,
+    pub timezone: TimeZone,
+    pub fallback: Fallback,
+}
+
+impl Site {
+    /// Capacity minus headroom: what the allocator divides, bits/s.
+    pub fn usable(&self, dir: Direction) -> u64 {
+        self.capacity[dir.index()].saturating_sub(self.headroom[dir.index()])
+    }
+}
+
+/// How frames that pass the policer reach the other port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forwarding {
+    /// XDP_REDIRECT from one port to the other: no Linux bridge needed.
+    Redirect,
+    /// XDP_PASS: a Linux bridge joining `lan` and `wan` forwards them.
+    Bridge,
+}
+
+/// Where the XDP programs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpMode {
+    /// In the driver (fast; needs driver support).
+    Native,
+    /// In the kernel's generic path (any interface, slower).
+    Generic,
+}
+
+/// The static division the data plane applies when the daemon stops refreshing rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// Each agency at its guarantee: never oversubscribed, but idle capacity is wasted.
+    Guaranteed,
+    /// Guarantees plus the rest divided as if every agency were busy (tiers in order,
+    /// weighted): the uplink stays fully used at the busy hour, never oversubscribed.
+    Shared,
+}
+
+/// What happens to untagged and unknown-VLAN frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unclassified {
+    Pass,
+    Drop,
+    /// Policed as this agency (index into [`Policy::agencies`]).
+    Agency(usize),
+}
+
+/// Sharing priority: capacity beyond guarantees goes to tiers strictly in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Hospitals, disaster management: served first.
+    Critical,
+    Standard,
+    /// Free public WiFi: only ever what is left over.
+    Public,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agency {
+    pub id: String,
+    pub name: String,
+    pub tier: Tier,
+    pub weight: u32,
+    /// 802.1Q VLAN ids (1–4094).
+    pub vlans: Vec<u16>,
+    /// (outer, inner) VLAN ids of double-tagged (QinQ) traffic.
+    pub qinq: Vec<(u16, u16)>,
+    /// The agency's address prefixes, validated (no overlaps); the data plane classifies by
+    /// VLAN.
+    pub prefixes: Vec<Prefix>,
+    /// Per [`Direction`], outside any schedule window.
+    pub limits: [Limits; 2],
+    pub schedules: Vec<Schedule>,
+}
+
+/// Limits of an agency in one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Always available to the agency when it needs it, bits/s (MikroTik's limit-at).
+    pub guaranteed: u64,
+    /// Never exceeded, bits/s (MikroTik's max-limit).
+    pub ceiling: u64,
+    /// Bucket depth as time at the rate in force.
+    pub burst: Duration,
+}
+
+impl Limits {
+    /// Bucket depth in bytes at `rate` bits/s.
+    pub fn burst_bytes(&self, rate: u64) -> u64 {
+        let at_rate = rate as u128 * self.burst.as_nanos() / 8 / 1_000_000_000;
+        (at_rate as u64).max(defaults::MIN_BURST_BYTES)
+    }
+
+    /// The data plane's form of a rate for this agency and direction.
+    pub fn to_dataplane(&self, rate: u64) -> gateway_common::Limit {
+        // A rate of 0 would read as "unlimited" to the data plane; 1 bit/s is a stop.
+        gateway_common::Limit::from_rate(rate.max(1), self.burst_bytes(rate))
+    }
+}
+
+/// An office-hours window: while it holds, its values replace the agency's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// Monday = 0 … Sunday = 6.
+    pub days: [bool; 7],
+    /// Minutes since local midnight; `end <= start` runs past midnight.
+    pub start: u16,
+    pub end: u16,
+    /// Per [`Direction`]: replacements for guaranteed and ceiling.
+    pub overrides: [Override; 2],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Override {
+    pub guaranteed: Option<u64>,
+    pub ceiling: Option<u64>,
+}
+
+impl Schedule {
+    pub fn covers(&self, t: LocalTime) -> bool {
+        let minute = t.weekday as u32 * 1440 + t.minute as u32;
+        clock::week_ranges(&self.days, self.start, self.end)
+            .iter()
+            .any(|&(a, b)| (a..b).contains(&minute))
+    }
+}
+
+impl Agency {
+    /// The agency's limits in a direction at a local time (the first covering schedule wins;
+    /// validation guarantees at most one covers any moment).
+    pub fn limits_at(&self, dir: Direction, t: LocalTime) -> Limits {
+        let base = self.limits[dir.index()];
+        match self.schedules.iter().find(|s| s.covers(t)) {
+            None => base,
+            Some(s) => {
+                let o = s.overrides[dir.index()];
+                Limits {
+                    guaranteed: o.guaranteed.unwrap_or(base.guaranteed),
+                    ceiling: o.ceiling.unwrap_or(base.ceiling),
+                    burst: base.burst,
+                }
+            }
+        }
+    }
+}
+
+/// An IP prefix (network address with no host bits set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Prefix {
+    pub fn parse(s: &str) -> Result<Prefix, String> {
+        let (a, l) = s
+            .split_once('/')
+            .ok_or_else(|| format!("\"{s}\" is not a prefix; write it as \"198.18.10.0/24\""))?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("\"{a}\" is not an IPv4 or IPv6 address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|&l| l <= max)
+            .ok_or_else(|| format!("prefix length \"/{l}\" is out of range (0–{max})"))?;
+        let p = Prefix { addr, len };
+        let network = p.network();
+        if network != p.bits() {
+            let net = match addr {
+                IpAddr::V4(_) => IpAddr::V4((network as u32).into()),
+                IpAddr::V6(_) => IpAddr::V6(network.into()),
+            };
+            return Err(format!("\"{s}\" has host bits set; write \"{net}/{len}\""));
+        }
+        Ok(p)
+    }
+
+    fn bits(&self) -> u128 {
+        match self.addr {
+            IpAddr::V4(a) => u32::from(a) as u128,
+            IpAddr::V6(a) => u128::from(a),
+        }
+    }
+
+    fn width(&self) -> u32 {
+        if self.addr.is_ipv4() { 32 } else { 128 }
+    }
+
+    fn network(&self) -> u128 {
+        let host = self.width() - self.len as u32;
+        if host >= 128 {
+            0
+        } else {
+            (self.bits() >> host) << host
+        }
+    }
+
+    /// True if the two prefixes share any address.
+    pub fn overlaps(&self, other: &Prefix) -> bool {
+        if self.addr.is_ipv4() != other.addr.is_ipv4() {
+            return false;
+        }
+        let len = self.len.min(other.len) as u32;
+        let host = self.width() - len;
+        let cut = |p: &Prefix| if host >= 128 { 0 } else { p.bits() >> host };
+        cut(self) == cut(other)
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// How serious a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding in a policy, at a position an editor can jump to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    /// 1-based; 0 when the finding is about the file as a whole.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}:{}: {sev}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )?;
+        } else {
+            write!(f, "{}: {sev}: {}", self.file.display(), self.message)?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything wrong with a policy (warnings included, for context).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PolicyError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl PolicyError {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.diagnostics {
+            writeln!(f, "{d}")?;
+        }
+        let n = self.errors().count();
+        write!(
+            f,
+            "{n} error{} in the policy",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Reads a policy from a file, or from every `*.toml` file of a directory.
+pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    let files = policy_files(path).map_err(|d| PolicyError {
+        diagnostics: vec![d],
+    })?;
+    let mut sources = Vec::new();
+    let mut diags = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => sources.push(compile::Source { path: file, text }),
+            Err(e) => diags.push(whole_file(
+                &file,
+                format!("cannot read the file: {e}"),
+                None,
+            )),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(PolicyError { diagnostics: diags });
+    }
+    compile::compile(sources)
+}
+
+/// Reads a policy from in-memory files (name, text), as [`load`] would from disk.
+pub fn from_texts(files: &[(&str, &str)]) -> Result<Policy, PolicyError> {
+    compile::compile(
+        files
+            .iter()
+            .map(|(p, t)| compile::Source {
+                path: PathBuf::from(p),
+                text: t.to_string(),
+            })
+            .collect(),
+    )
+}
+
+fn whole_file(path: &Path, message: String, hint: Option<String>) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+        hint,
+    }
+}
+
+/// The files a policy path stands for: the file itself, or a directory's `*.toml` files
+/// in name order (editors' hidden swap files left out).
+pub fn policy_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        whole_file(
+            path,
+            format!("cannot read the policy: {e}"),
+            Some("give a policy file or a directory of *.toml files".into()),
+        )
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| whole_file(path, format!("cannot list the policy directory: {e}"), None))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "toml")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(whole_file(
+            path,
+            "the policy directory has no *.toml files".into(),
+            Some(
+                "add a site file with a [site] table and agency files with [[agency]] tables"
+                    .into(),
+            ),
+        ));
+    }
+    Ok(files)
+}
+
+/// A display form of a rate in bits/s.
+pub fn rate(bps: u64) -> String {
+    Rate(bps).to_string()
+}
+
+#[cfg(test)]
+mod tests;
