@@ -157,6 +157,8 @@ impl Drop for Netns {
 pub struct Process {
     pub child: Option<Child>,
     what: String,
+    /// Its standard error so far, when spawned with [`Process::spawn_logged`].
+    log: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl Process {
@@ -167,7 +169,47 @@ impl Process {
         Process {
             child: Some(child),
             what: what.into(),
+            log: None,
         }
+    }
+
+    /// Spawns with standard error passed through and kept, for [`Process::log`].
+    pub fn spawn_logged(mut cmd: Command, what: &str) -> Process {
+        use std::io::BufRead;
+        cmd.stderr(Stdio::piped());
+        let mut p = Process::spawn(cmd, what);
+        let stderr = p.child.as_mut().unwrap().stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                eprintln!("{line}");
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        p.log = Some(log);
+        p
+    }
+
+    /// What the process wrote to standard error so far.
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .map(|l| l.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Sends a signal (e.g. `libc::SIGHUP`).
+    pub fn signal(&self, sig: libc::c_int) {
+        let child = self.child.as_ref().expect("the process was started");
+        // SAFETY: signalling our own child.
+        let r = unsafe { libc::kill(child.id() as i32, sig) };
+        assert_eq!(r, 0, "cannot signal {}", self.what);
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
@@ -387,7 +429,7 @@ impl SimNetwork {
             .arg(policy)
             .args(["--interval", interval])
             .stdin(Stdio::null());
-        let mut p = Process::spawn(cmd, "opd-gateway");
+        let mut p = Process::spawn_logged(cmd, "opd-gateway");
         // Attached once both ports carry an XDP program.
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -89,6 +89,18 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
+    /// Delivered rate in bits/s of whole tagged frames in consecutive bins of `bin` over
+    /// `[from, to)`.
+    pub fn binned_rates(&self, from: Instant, to: Instant, bin: Duration) -> Vec<f64> {
+        let mut out = Vec::new();
+        let mut t = from;
+        while t + bin <= to {
+            out.push(self.frame_rate(t, t + bin));
+            t += bin;
+        }
+        out
+    }
+
     /// Delivered rate in bits/s of whole tagged frames, over `[from, to)`.
     pub fn frame_rate(&self, from: Instant, to: Instant) -> f64 {
         let n = self
