@@ -130,7 +130,7 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
     let guaranteed = [10.0 * MBPS, 15.0 * MBPS, 0.0];
     let names = ["rsud", "disdik", "wifi"];
     let mut failures = Vec::new();
-    for p in 0..3 {
+    for (p, offered) in offered.iter().enumerate() {
         let p0 = start + phase * p as u32;
         // Settled: demand falls back by half a tick, so give a shrinking agency six ticks.
         let (from, to) = (
@@ -142,7 +142,7 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
         eprintln!(
             "phase {}: offered {:?} Mbps → delivered {:.2?} Mbps, uplink {:.1}% of usable",
             p + 1,
-            offered[p],
+            offered,
             rates.iter().map(|r| r / MBPS).collect::<Vec<_>>(),
             100.0 * total / usable
         );
@@ -161,7 +161,7 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
             ));
         }
         for i in 0..3 {
-            let floor = guaranteed[i].min(offered[p][i] * MBPS);
+            let floor = guaranteed[i].min(offered[i] * MBPS);
             if rates[i] < 0.97 * floor {
                 failures.push(format!(
                     "phase {}: {} got {:.2} Mbps, below min(guarantee, offered)",
