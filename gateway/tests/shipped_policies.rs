@@ -66,9 +66,19 @@ fn broken_policies_fail_with_the_expected_messages_and_positions() {
     for entry in std::fs::read_dir(&dir).expect("tests/broken-policies exists") {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
-        let hints: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect-hint: ")).collect();
-        assert!(!expected.is_empty(), "{} states no expected error", path.display());
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        let hints: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect-hint: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} states no expected error",
+            path.display()
+        );
         let out = Command::new(env!("CARGO_BIN_EXE_opd-gateway"))
             .arg("check")
             .arg(&path)
@@ -76,7 +86,11 @@ fn broken_policies_fail_with_the_expected_messages_and_positions() {
             .expect("run opd-gateway check");
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(1) {
-            failures.push(format!("{}: exit status {:?}, expected 1", path.display(), out.status.code()));
+            failures.push(format!(
+                "{}: exit status {:?}, expected 1",
+                path.display(),
+                out.status.code()
+            ));
         }
         for e in &expected {
             let (pos, msg) = e.split_once(": ").unwrap();
@@ -92,10 +106,18 @@ fn broken_policies_fail_with_the_expected_messages_and_positions() {
         }
         let reported = err.lines().filter(|l| l.contains(": error: ")).count();
         if reported != expected.len() {
-            failures.push(format!("{}: {reported} errors reported, {} expected:\n{err}", path.display(), expected.len()));
+            failures.push(format!(
+                "{}: {reported} errors reported, {} expected:\n{err}",
+                path.display(),
+                expected.len()
+            ));
         }
         checked += 1;
     }
-    assert!(checked >= 8, "the corpus of broken policies is missing from {}", dir.display());
+    assert!(
+        checked >= 8,
+        "the corpus of broken policies is missing from {}",
+        dir.display()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
