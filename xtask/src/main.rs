@@ -62,51 +62,17 @@ fn main() -> Result<()> {
             build(&root)?;
         }
         Cmd::Test { args } => {
-            require_root("the tests attach XDP programs and create network namespaces")?;
-            setup_toolchain(&root)?;
-            setup_system()?;
-            let objs = build(&root)?;
+            let objs = privileged_setup(&root, "the tests")?;
             test(&root, &objs, &args)?;
         }
         Cmd::Demo { args } => {
-            require_root("the demo attaches XDP programs and creates network namespaces")?;
-            setup_toolchain(&root)?;
-            setup_system()?;
-            let objs = build(&root)?;
-            let mut cmd = cargo(&root);
-            cmd.args([
-                "run",
-                "--release",
-                "--quiet",
-                "-p",
-                "opd-testbed",
-                "--bin",
-                "opd-demo",
-                "--",
-            ]);
-            cmd.args(&args);
-            objs.apply(&mut cmd);
-            run(&mut cmd, "the demo")?;
+            let objs = privileged_setup(&root, "the demo")?;
+            run_testbed_bin(&root, &objs, "opd-demo", &args)?;
         }
         Cmd::Bench => {
-            require_root("the benchmarks load XDP programs and create network namespaces")?;
-            setup_toolchain(&root)?;
-            setup_system()?;
-            let objs = build(&root)?;
-            let mut cmd = cargo(&root);
-            cmd.args([
-                "run",
-                "--release",
-                "--quiet",
-                "-p",
-                "opd-testbed",
-                "--bin",
-                "opd-bench",
-                "--",
-            ])
-            .arg(root.join("BENCHMARKS.md"));
-            objs.apply(&mut cmd);
-            run(&mut cmd, "the benchmarks")?;
+            let objs = privileged_setup(&root, "the benchmarks")?;
+            let out = root.join("BENCHMARKS.md").to_string_lossy().into_owned();
+            run_testbed_bin(&root, &objs, "opd-bench", &[out])?;
         }
         Cmd::Lint => {
             setup_toolchain(&root)?;
@@ -114,6 +80,34 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Everything a command that attaches XDP programs in namespaces needs, then the build.
+fn privileged_setup(root: &Path, what: &str) -> Result<Objects> {
+    require_root(&format!(
+        "for {what}, XDP programs are attached and network namespaces created"
+    ))?;
+    setup_toolchain(root)?;
+    setup_system()?;
+    build(root)
+}
+
+/// Runs one of the testbed's programs (the demo, the benchmarks) with the built objects.
+fn run_testbed_bin(root: &Path, objs: &Objects, bin: &str, args: &[String]) -> Result<()> {
+    let mut cmd = cargo(root);
+    cmd.args([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "opd-testbed",
+        "--bin",
+        bin,
+        "--",
+    ])
+    .args(args);
+    objs.apply(&mut cmd);
+    run(&mut cmd, bin)
 }
 
 fn workspace_root() -> PathBuf {
