@@ -102,6 +102,8 @@ pub struct Dataplane {
     config: Array<MapData, Config>,
     ports: DevMap<MapData>,
     buckets: Array<MapData, Bucket>,
+    /// Kernel ids of the two counter maps, for handles of the exporter's own.
+    stats_ids: [u32; 2],
     links: Vec<(&'static str, XdpLinkId)>,
     cpus: usize,
     /// What the maps hold, as last written.
@@ -219,7 +221,23 @@ impl Dataplane {
                 source: Box::new(source),
             })?;
         }
+        let mut stats_ids = [0u32; 2];
+        for (i, name) in ["OPD_AGENCY_STATS", "OPD_OTHER_STATS"]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(aya::maps::Map::PerCpuArray(data)) = ebpf.map(name) {
+                stats_ids[i] = data
+                    .info()
+                    .map_err(|source| DataplaneError::OpenMap {
+                        name,
+                        source: Box::new(source),
+                    })?
+                    .id();
+            }
+        }
         Ok(Dataplane {
+            stats_ids,
             vlans: take(&mut ebpf, "OPD_VLANS")?,
             qinq: take(&mut ebpf, "OPD_QINQ")?,
             limits: take(&mut ebpf, "OPD_LIMITS")?,
@@ -427,6 +445,24 @@ impl Dataplane {
             prog.detach(link)?;
         }
         Ok(())
+    }
+
+    /// Handles of the counter maps of the exporter's own (the same kernel maps).
+    pub fn counter_maps(&self) -> Result<crate::metrics::CounterMaps> {
+        let reopen = |name: &'static str, map: u32| {
+            let open = || -> std::result::Result<_, MapError> {
+                let data = MapData::from_id(map)?;
+                PerCpuArray::try_from(aya::maps::Map::PerCpuArray(data))
+            };
+            open().map_err(|source| DataplaneError::OpenMap {
+                name,
+                source: Box::new(source),
+            })
+        };
+        Ok(crate::metrics::CounterMaps {
+            agencies: reopen("OPD_AGENCY_STATS", self.stats_ids[0])?,
+            others: reopen("OPD_OTHER_STATS", self.stats_ids[1])?,
+        })
     }
 
     /// Counters of one agency and direction, summed over CPUs.

@@ -4,10 +4,12 @@
 //! - [`units`]: rates and durations as admins write them;
 //! - [`allocator`]: divides the uplink by need (a pure function);
 //! - [`control`]: the control loop's logic (counters → demand → rates) and reloads;
-//! - [`dataplane`]: the XDP programs (load, configure, attach, counters).
+//! - [`dataplane`]: the XDP programs (load, configure, attach, counters);
+//! - [`metrics`]: Prometheus metrics and the status, served over HTTP.
 
 pub mod allocator;
 pub mod control;
 pub mod dataplane;
+pub mod metrics;
 pub mod policy;
 pub mod units;

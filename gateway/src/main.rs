@@ -4,6 +4,7 @@ use std::{
     io::Write,
     path::{Path, PathBuf},
     process::ExitCode,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 use opd_gateway::{
     control::{Controller, monotonic_ns, unix_seconds},
     dataplane::{self, Dataplane, RxVlanOffload},
+    metrics::{self, Exporter},
     policy::{self, Direction, rate},
     units::parse_duration,
 };
@@ -41,6 +43,9 @@ enum Command {
         /// How often to print the per-agency table, e.g. "5s"; "0s" prints none.
         #[arg(long, default_value = "5s", value_parser = parse_interval)]
         interval: Duration,
+        /// Where to serve /metrics (Prometheus) and /status (JSON, for `opd-gateway status`).
+        #[arg(long, default_value = "127.0.0.1:9477", value_name = "ADDR:PORT")]
+        listen: std::net::SocketAddr,
     },
     /// Validate a policy without touching the kernel, like `nginx -t`. Prints every error
     /// and warning with file, line and column. Exit status: 0 valid (warnings allowed),
@@ -59,7 +64,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policy } => return check(&policy),
-        Command::Run { policy, interval } => run(&policy, interval),
+        Command::Run {
+            policy,
+            interval,
+            listen,
+        } => run(&policy, interval, listen),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,7 +102,7 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
-fn run(path: &Path, interval: Duration) -> Result<()> {
+fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<()> {
     let policy = policy::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     for w in &policy.warnings {
         eprintln!("{w}");
@@ -135,11 +144,29 @@ fn run(path: &Path, interval: Duration) -> Result<()> {
         site.tick,
     );
 
+    let exporter = Arc::new(Exporter::new(dp.counter_maps()?));
+    exporter.policy_loaded();
+    exporter.update(&ctl, 1);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the runtime")?;
-    rt.block_on(control_loop(&mut dp, &mut ctl, path, interval))?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {listen} for /metrics (another process there? see --listen)"
+                )
+            })?;
+        eprintln!(
+            "opd-gateway: metrics on http://{listen}/metrics, status on http://{listen}/status"
+        );
+        let server = tokio::spawn(metrics::serve(listener, exporter.clone()));
+        let result = control_loop(&mut dp, &mut ctl, path, interval, &exporter).await;
+        server.abort();
+        result
+    })?;
 
     dp.detach().context("failed to detach the XDP programs")?;
     eprintln!("opd-gateway: stopped; programs detached");
@@ -166,7 +193,9 @@ async fn control_loop(
     ctl: &mut Controller,
     path: &Path,
     interval: Duration,
+    exporter: &Exporter,
 ) -> Result<()> {
+    let mut generation = 1;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -188,7 +217,11 @@ async fn control_loop(
                 reload_now = true;
             }
             _ = ticker.tick() => {
+                let started = Instant::now();
                 ctl.tick(dp, monotonic_ns(), unix_seconds())?;
+                exporter.tick_seconds.observe(started.elapsed().as_secs_f64());
+                exporter.ticks.inc();
+                exporter.update(ctl, generation);
                 if !interval.is_zero() && last_print.elapsed() >= interval {
                     print_table(&mut out, ctl)?;
                     last_print = Instant::now();
@@ -209,7 +242,16 @@ async fn control_loop(
         if reload_now {
             seen = stat_policy(path);
             pending = None;
-            reload(dp, ctl, path)?;
+            match reload(dp, ctl, path)? {
+                Reload::Applied => {
+                    generation += 1;
+                    exporter.reloads.with_label_values(&["success"]).inc();
+                    exporter.policy_loaded();
+                    exporter.update(ctl, generation);
+                }
+                Reload::Rejected => exporter.reloads.with_label_values(&["failure"]).inc(),
+                Reload::Unchanged => {}
+            }
             if ctl.policy().site.tick != tick {
                 tick = ctl.policy().site.tick;
                 ticker = tokio::time::interval(tick);
@@ -221,9 +263,15 @@ async fn control_loop(
     Ok(())
 }
 
+enum Reload {
+    Applied,
+    Rejected,
+    Unchanged,
+}
+
 /// Validates the policy on disk completely; applies it only if valid, else logs why and
 /// keeps the running one. Errors only when the data plane itself fails.
-fn reload(dp: &mut Dataplane, ctl: &mut Controller, path: &Path) -> Result<()> {
+fn reload(dp: &mut Dataplane, ctl: &mut Controller, path: &Path) -> Result<Reload> {
     let new = match policy::load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -231,12 +279,12 @@ fn reload(dp: &mut Dataplane, ctl: &mut Controller, path: &Path) -> Result<()> {
                 "opd-gateway: reload rejected; policy {:016x} stays in force:\n{e}",
                 ctl.policy().fingerprint
             );
-            return Ok(());
+            return Ok(Reload::Rejected);
         }
     };
     if new.fingerprint == ctl.policy().fingerprint {
         eprintln!("opd-gateway: policy unchanged ({:016x})", new.fingerprint);
-        return Ok(());
+        return Ok(Reload::Unchanged);
     }
     let (old, next) = (&ctl.policy().site, &new.site);
     if old.lan != next.lan || old.wan != next.wan || old.xdp_mode != next.xdp_mode {
@@ -245,7 +293,7 @@ fn reload(dp: &mut Dataplane, ctl: &mut Controller, path: &Path) -> Result<()> {
              moves the programs to other ports: restart the service to apply it",
             ctl.policy().fingerprint
         );
-        return Ok(());
+        return Ok(Reload::Rejected);
     }
     for w in &new.warnings {
         eprintln!("{w}");
@@ -258,7 +306,7 @@ fn reload(dp: &mut Dataplane, ctl: &mut Controller, path: &Path) -> Result<()> {
     ctl.reload(new, dp)?;
     ctl.tick(dp, monotonic_ns(), unix_seconds())?;
     eprintln!("opd-gateway: reloaded: policy {from:016x} → {to:016x}, {n} agencies");
-    Ok(())
+    Ok(Reload::Applied)
 }
 
 fn mbps(bps: u64) -> String {

@@ -14,7 +14,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 /// Debian packages the tests and the demo use.
-const DEBIAN_PACKAGES: &[&str] = &["iperf3", "iproute2", "iputils-ping", "ethtool"];
+const DEBIAN_PACKAGES: &[&str] = &[
+    "iperf3",
+    "iproute2",
+    "iputils-ping",
+    "ethtool",
+    "prometheus",
+];
 
 #[derive(Parser)]
 #[command(about = "Build, test and demo OPD Gateway")]

@@ -1,0 +1,189 @@
+//! Prometheus metrics of the running daemon: the text passes `promtool check metrics`, and a
+//! real Prometheus server scraping it under traffic sees the configured rates.
+//! Needs root; run by `cargo xtask test`.
+
+use std::{
+    net::SocketAddrV4,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use opd_testbed::{
+    Forwarding, Process, SimNetwork, TempDir, http_get,
+    traffic::{Flood, receive, wait_reachable},
+    url_encode,
+};
+
+const METRICS: &str = "127.0.0.1:9477";
+const PROMETHEUS: &str = "127.0.0.1:9090";
+
+#[test]
+fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
+    let vids = [110u16, 120, 130];
+    let limits = [8.0, 16.0, 24.0]; // Mbps, download
+    let mut policy = SimNetwork::site_toml(Forwarding::Redirect, "drop");
+    for (vid, mbps) in vids.iter().zip(limits) {
+        policy += &format!(
+            "\n[[agency]]\nid = \"vlan{vid}\"\nname = \"Agency on VLAN {vid}\"\nvlans = [{vid}]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ rate = \"{mbps}Mbps\" }}\n"
+        );
+    }
+    let net = SimNetwork::new(&vids, Forwarding::Redirect);
+    let dir = TempDir::new("metrics");
+    let path = dir.write("policy.toml", &policy);
+    let _gw = net.start_gateway(&path, "0s");
+    for &vid in &vids {
+        let h = net.vlan(vid);
+        wait_reachable(&h.agency_side, h.upstream_ip);
+    }
+    let total = Duration::from_secs(16);
+    let start = Instant::now();
+    let mut receivers = Vec::new();
+    let mut senders = Vec::new();
+    for (&vid, mbps) in vids.iter().zip(limits) {
+        let h = net.vlan(vid);
+        let addr = SocketAddrV4::new(h.agency_ip, 5001);
+        receivers.push(receive(
+            &h.agency_side,
+            addr,
+            1400,
+            start + total + Duration::from_millis(300),
+        ));
+        senders.push(
+            Flood {
+                to: addr,
+                payload: 1400,
+                frame_bits_per_second: 2.0 * mbps * 1e6,
+                duration: total,
+                cpu: None,
+                delay: Duration::ZERO,
+            }
+            .start(&h.upstream_side),
+        );
+    }
+
+    // The exposition as the daemon serves it, checked by Prometheus's own linter.
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, text) = http_get(&net.gateway, METRICS, "/metrics").expect("GET /metrics");
+    assert_eq!(code, 200, "{text}");
+    for family in [
+        "opd_gateway_agency_passed_bytes_total",
+        "opd_gateway_agency_dropped_packets_total",
+        "opd_gateway_agency_allocated_bytes_per_second",
+        "opd_gateway_agency_guaranteed_bytes_per_second",
+        "opd_gateway_agency_ceiling_bytes_per_second",
+        "opd_gateway_agency_demand_bytes_per_second",
+        "opd_gateway_uplink_capacity_bytes_per_second",
+        "opd_gateway_uplink_utilisation_ratio",
+        "opd_gateway_tick_duration_seconds_bucket",
+        "opd_gateway_policy_reloads_total",
+        "opd_gateway_policy_last_success_timestamp_seconds",
+        "opd_gateway_policy_info",
+        "opd_gateway_build_info",
+    ] {
+        assert!(
+            text.contains(&format!("\n{family}")),
+            "{family} missing from:\n{text}"
+        );
+    }
+    assert!(!text.contains("198.18."), "no addresses in labels");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package) is installed by `cargo xtask setup`");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    eprintln!(
+        "promtool check metrics: {} {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool check metrics failed");
+
+    // A real Prometheus, in the gateway's namespace, scraping every second.
+    let config = dir.write(
+        "prometheus.yml",
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: opd-gateway\n    static_configs:\n      - targets: ['{METRICS}']\n"
+        ),
+    );
+    let mut cmd = net.gateway.command("prometheus");
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.0.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address={PROMETHEUS}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _prometheus = Process::spawn(cmd, "prometheus");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(http_get(&net.gateway, PROMETHEUS, "/-/ready"), Ok((200, _))) {
+        assert!(
+            Instant::now() < deadline,
+            "prometheus did not become ready within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep((start + Duration::from_secs(14)).saturating_duration_since(Instant::now()));
+    let query = |q: &str| -> Vec<(String, f64)> {
+        let (code, body) = http_get(
+            &net.gateway,
+            PROMETHEUS,
+            &format!("/api/v1/query?query={}", url_encode(q)),
+        )
+        .expect("query prometheus");
+        assert_eq!(code, 200, "{q}: {body}");
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        v["data"]["result"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{q}: {body}"))
+            .iter()
+            .map(|r| {
+                (
+                    r["metric"]["agency"].as_str().unwrap_or("").to_string(),
+                    r["value"][1].as_str().unwrap().parse::<f64>().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let rates =
+        query("rate(opd_gateway_agency_passed_bytes_total{direction=\"download\"}[6s]) * 8");
+    let allocated =
+        query("opd_gateway_agency_allocated_bytes_per_second{direction=\"download\"} * 8");
+    eprintln!("PromQL passed rates (bit/s): {rates:?}\nallocated (bit/s): {allocated:?}");
+    assert_eq!(rates.len(), 3, "{rates:?}");
+    for (vid, mbps) in vids.iter().zip(limits) {
+        let id = format!("vlan{vid}");
+        let r = rates
+            .iter()
+            .find(|(a, _)| *a == id)
+            .unwrap_or_else(|| panic!("{id} missing: {rates:?}"))
+            .1;
+        assert!(
+            (r / (mbps * 1e6) - 1.0).abs() <= 0.05,
+            "{id}: PromQL rate {r} vs limit {mbps} Mbps"
+        );
+        let a = allocated.iter().find(|(a, _)| *a == id).unwrap().1;
+        assert!(
+            (a / (mbps * 1e6) - 1.0).abs() <= 0.001,
+            "{id}: allocated {a} vs {mbps} Mbps"
+        );
+    }
+    for s in senders {
+        s.join().expect("sender");
+    }
+    for r in receivers {
+        r.join().expect("receiver");
+    }
+}
