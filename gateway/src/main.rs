@@ -47,6 +47,19 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9477", value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
     },
+    /// Show the running daemon's agencies: guarantee, ceiling, allocation, current rate,
+    /// demand, drops and borrowing, per direction (from its local /status endpoint).
+    Status {
+        /// Where the daemon serves /status (its --listen address).
+        #[arg(long, default_value = "127.0.0.1:9477", value_name = "ADDR:PORT")]
+        endpoint: String,
+        /// Print the status as JSON, for scripts.
+        #[arg(long, conflicts_with = "watch")]
+        json: bool,
+        /// Refresh like `top` every interval (e.g. "2s") until Ctrl-C.
+        #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2s", value_parser = parse_interval)]
+        watch: Option<Duration>,
+    },
     /// Validate a policy without touching the kernel, like `nginx -t`. Prints every error
     /// and warning with file, line and column. Exit status: 0 valid (warnings allowed),
     /// 1 invalid, 2 bad command line.
@@ -64,6 +77,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policy } => return check(&policy),
+        Command::Status {
+            endpoint,
+            json,
+            watch,
+        } => status(&endpoint, json, watch),
         Command::Run {
             policy,
             interval,
@@ -77,6 +95,114 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn fetch_status(endpoint: &str) -> Result<(String, metrics::Status)> {
+    use std::io::{Read, Write as _};
+    let mut s = std::net::TcpStream::connect(endpoint).with_context(|| {
+        format!("cannot reach the daemon at {endpoint}: is `opd-gateway run` running (see its --listen)?")
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET /status HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.1 200"),
+        "the daemon answered: {}",
+        head.lines().next().unwrap_or("")
+    );
+    let status = serde_json::from_str(body).context("malformed status")?;
+    Ok((body.to_string(), status))
+}
+
+fn status(endpoint: &str, json: bool, watch: Option<Duration>) -> Result<()> {
+    loop {
+        let (raw, status) = fetch_status(endpoint)?;
+        if json {
+            println!("{raw}");
+            return Ok(());
+        }
+        let mut out = std::io::stdout().lock();
+        if watch.is_some() {
+            write!(out, "\x1b[H\x1b[2J")?; // home, clear: a refreshing screen like top
+        }
+        write_status(&mut out, &status)?;
+        out.flush()?;
+        match watch {
+            Some(every) => std::thread::sleep(every),
+            None => return Ok(()),
+        }
+    }
+}
+
+fn write_status(out: &mut impl Write, s: &metrics::Status) -> Result<()> {
+    let m = |bps: u64| format!("{:.1}", bps as f64 / 1e6);
+    writeln!(
+        out,
+        "{} — policy {} (generation {}), tick {}; uplink {} / {} Mbps usable (up / down)",
+        s.site,
+        s.policy,
+        s.generation,
+        s.tick,
+        m(s.usable_bps[0]),
+        m(s.usable_bps[1])
+    )?;
+    for (dir, name) in [(0, "UPLOAD"), (1, "DOWNLOAD")] {
+        writeln!(
+            out,
+            "\n{name:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "agency",
+            "tier",
+            "guarant.",
+            "ceiling",
+            "alloc.",
+            "rate",
+            "demand",
+            "drops",
+            "borrowed"
+        )?;
+        let mut total = 0;
+        for a in &s.agencies {
+            let f = if dir == 0 { &a.upload } else { &a.download };
+            total += f.rate_bps;
+            let id: String = a.id.chars().take(18).collect();
+            writeln!(
+                out,
+                "{:<9} {id:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "",
+                a.tier,
+                m(f.guaranteed_bps),
+                m(f.ceiling_bps),
+                m(f.allocated_bps),
+                m(f.rate_bps),
+                m(f.demand_bps),
+                m(f.dropped_bps),
+                m(f.borrowed_bps)
+            )?;
+        }
+        writeln!(
+            out,
+            "{:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9}",
+            "",
+            "total",
+            "",
+            "",
+            "",
+            "",
+            m(total)
+        )?;
+    }
+    writeln!(
+        out,
+        "\n(Mbps; rate and drops over the last tick; borrowed = allocation above the guarantee)"
+    )?;
+    Ok(())
 }
 
 fn check(path: &Path) -> ExitCode {

@@ -180,6 +180,35 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
             "{id}: allocated {a} vs {mbps} Mbps"
         );
     }
+    // `opd-gateway status`, as an admin on call would run it (JSON and the table).
+    let bin = opd_testbed::env_path("OPD_GATEWAY_BIN");
+    let out = opd_testbed::sh(
+        net.gateway
+            .command(bin.to_str().unwrap())
+            .args(["status", "--json"]),
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON");
+    let agencies = status["agencies"].as_array().expect("agencies");
+    assert_eq!(agencies.len(), 3);
+    for (a, mbps) in agencies.iter().zip(limits) {
+        let rate = a["download"]["rate_bps"].as_f64().unwrap();
+        assert!(
+            (rate / (mbps * 1e6) - 1.0).abs() <= 0.05,
+            "status rate {rate} vs {mbps} Mbps: {a}"
+        );
+        assert!(
+            a["download"]["dropped_bps"].as_f64().unwrap() > 0.0,
+            "flooded at 2×: drops show"
+        );
+    }
+    let table = opd_testbed::sh(net.gateway.command(bin.to_str().unwrap()).arg("status"));
+    let table = String::from_utf8_lossy(&table.stdout);
+    eprintln!("{table}");
+    assert!(
+        table.contains("vlan130") && table.contains("DOWNLOAD") && table.contains("24.0"),
+        "{table}"
+    );
     for s in senders {
         s.join().expect("sender");
     }
