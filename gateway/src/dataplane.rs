@@ -70,6 +70,8 @@ pub enum DataplaneError {
     },
     #[error("cannot count the possible CPUs")]
     Cpus(#[source] std::io::Error),
+    #[error("cannot duplicate the descriptor of map `{0}`")]
+    DupMap(&'static str, #[source] std::io::Error),
     #[error("failed to write the port map")]
     WritePorts(#[source] Box<XdpMapError>),
     #[error("interface `{name}` (site.{role}) does not exist; check `{role}` in the site file")]
@@ -102,8 +104,9 @@ pub struct Dataplane {
     config: Array<MapData, Config>,
     ports: DevMap<MapData>,
     buckets: Array<MapData, Bucket>,
-    /// Kernel ids of the two counter maps, for handles of the exporter's own.
-    stats_ids: [u32; 2],
+    /// Duplicates of the two counter maps' descriptors, for handles of the exporter's own
+    /// (opening a map by id would need CAP_SYS_ADMIN).
+    stats_fds: [std::os::fd::OwnedFd; 2],
     links: Vec<(&'static str, XdpLinkId)>,
     cpus: usize,
     /// What the maps hold, as last written.
@@ -221,23 +224,20 @@ impl Dataplane {
                 source: Box::new(source),
             })?;
         }
-        let mut stats_ids = [0u32; 2];
-        for (i, name) in ["OPD_AGENCY_STATS", "OPD_OTHER_STATS"]
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(aya::maps::Map::PerCpuArray(data)) = ebpf.map(name) {
-                stats_ids[i] = data
-                    .info()
-                    .map_err(|source| DataplaneError::OpenMap {
-                        name,
-                        source: Box::new(source),
-                    })?
-                    .id();
+        let dup = |name: &'static str| -> Result<std::os::fd::OwnedFd> {
+            use std::os::fd::AsFd;
+            match ebpf.map(name) {
+                Some(aya::maps::Map::PerCpuArray(data)) => data
+                    .fd()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| DataplaneError::DupMap(name, e)),
+                _ => Err(DataplaneError::MissingMap(name)),
             }
-        }
+        };
+        let stats_fds = [dup("OPD_AGENCY_STATS")?, dup("OPD_OTHER_STATS")?];
         Ok(Dataplane {
-            stats_ids,
+            stats_fds,
             vlans: take(&mut ebpf, "OPD_VLANS")?,
             qinq: take(&mut ebpf, "OPD_QINQ")?,
             limits: take(&mut ebpf, "OPD_LIMITS")?,
@@ -449,10 +449,15 @@ impl Dataplane {
 
     /// Handles of the counter maps of the exporter's own (the same kernel maps).
     pub fn counter_maps(&self) -> Result<crate::metrics::CounterMaps> {
-        let reopen = |name: &'static str, map: u32| {
+        let reopen = |name: &'static str, fd: &std::os::fd::OwnedFd| {
             let open = || -> std::result::Result<_, MapError> {
-                let data = MapData::from_id(map)?;
-                PerCpuArray::try_from(aya::maps::Map::PerCpuArray(data))
+                let fd = fd.try_clone().map_err(|io_error| {
+                    MapError::SyscallError(aya::sys::SyscallError {
+                        call: "dup",
+                        io_error,
+                    })
+                })?;
+                PerCpuArray::try_from(aya::maps::Map::PerCpuArray(MapData::from_fd(fd)?))
             };
             open().map_err(|source| DataplaneError::OpenMap {
                 name,
@@ -460,8 +465,8 @@ impl Dataplane {
             })
         };
         Ok(crate::metrics::CounterMaps {
-            agencies: reopen("OPD_AGENCY_STATS", self.stats_ids[0])?,
-            others: reopen("OPD_OTHER_STATS", self.stats_ids[1])?,
+            agencies: reopen("OPD_AGENCY_STATS", &self.stats_fds[0])?,
+            others: reopen("OPD_OTHER_STATS", &self.stats_fds[1])?,
         })
     }
 

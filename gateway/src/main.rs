@@ -15,6 +15,7 @@ use opd_gateway::{
     dataplane::{self, Dataplane, RxVlanOffload},
     metrics::{self, Exporter},
     policy::{self, Direction, rate},
+    service::Notifier,
     units::parse_duration,
 };
 use tokio::signal::unix::{SignalKind, signal};
@@ -270,6 +271,12 @@ fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<
         site.tick,
     );
 
+    let notifier = Notifier::from_env().context("cannot open $NOTIFY_SOCKET")?;
+    notifier.ready(&format!(
+        "enforcing policy {:016x}: {} agencies",
+        ctl.policy().fingerprint,
+        ctl.policy().agencies.len()
+    ));
     let exporter = Arc::new(Exporter::new(dp.counter_maps()?));
     exporter.policy_loaded();
     exporter.update(&ctl, 1);
@@ -289,7 +296,7 @@ fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<
             "opd-gateway: metrics on http://{listen}/metrics, status on http://{listen}/status"
         );
         let server = tokio::spawn(metrics::serve(listener, exporter.clone()));
-        let result = control_loop(&mut dp, &mut ctl, path, interval, &exporter).await;
+        let result = control_loop(&mut dp, &mut ctl, path, interval, &exporter, &notifier).await;
         server.abort();
         result
     })?;
@@ -320,8 +327,12 @@ async fn control_loop(
     path: &Path,
     interval: Duration,
     exporter: &Exporter,
+    notifier: &Notifier,
 ) -> Result<()> {
     let mut generation = 1;
+    // Pinged from this loop, so a stuck tick or reload stops the pings and systemd acts.
+    let mut watchdog =
+        tokio::time::interval(notifier.watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -338,6 +349,11 @@ async fn control_loop(
         tokio::select! {
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
+            _ = watchdog.tick() => {
+                if notifier.watchdog_every.is_some() {
+                    notifier.watchdog();
+                }
+            }
             _ = sighup.recv() => {
                 eprintln!("opd-gateway: SIGHUP: reloading {}", path.display());
                 reload_now = true;
@@ -368,6 +384,7 @@ async fn control_loop(
         if reload_now {
             seen = stat_policy(path);
             pending = None;
+            notifier.reloading();
             match reload(dp, ctl, path)? {
                 Reload::Applied => {
                     generation += 1;
@@ -378,6 +395,11 @@ async fn control_loop(
                 Reload::Rejected => exporter.reloads.with_label_values(&["failure"]).inc(),
                 Reload::Unchanged => {}
             }
+            notifier.ready(&format!(
+                "enforcing policy {:016x}: {} agencies",
+                ctl.policy().fingerprint,
+                ctl.policy().agencies.len()
+            ));
             if ctl.policy().site.tick != tick {
                 tick = ctl.policy().site.tick;
                 ticker = tokio::time::interval(tick);
@@ -386,6 +408,7 @@ async fn control_loop(
             }
         }
     }
+    notifier.stopping();
     Ok(())
 }
 

@@ -423,11 +423,31 @@ impl SimNetwork {
 
     /// Starts `opd-gateway run` in the gateway namespace with a policy file.
     pub fn start_gateway(&self, policy: &std::path::Path, interval: &str) -> Process {
+        self.start_gateway_with(policy, interval, &[], &[])
+    }
+
+    /// Starts `opd-gateway run` behind a wrapper command (e.g. `setpriv …`) and with extra
+    /// environment, and waits until both ports carry its XDP programs.
+    pub fn start_gateway_with(
+        &self,
+        policy: &std::path::Path,
+        interval: &str,
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
         let bin = env_path("OPD_GATEWAY_BIN");
-        let mut cmd = self.gateway.command(bin.to_str().unwrap());
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = self.gateway.command(program);
+                c.args(args).arg(&bin);
+                c
+            }
+            None => self.gateway.command(bin.to_str().unwrap()),
+        };
         cmd.args(["run", "--policy"])
             .arg(policy)
             .args(["--interval", interval])
+            .envs(env.iter().copied())
             .stdin(Stdio::null());
         let mut p = Process::spawn_logged(cmd, "opd-gateway");
         // Attached once both ports carry an XDP program.
