@@ -86,6 +86,7 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
         );
     }
     assert!(!text.contains("198.18."), "no addresses in labels");
+    dashboard_uses_only(&text);
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -215,4 +216,65 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     for r in receivers {
         r.join().expect("receiver");
     }
+}
+
+/// deploy/grafana-dashboard.json parses, has its panels and queries, and every metric its
+/// queries name is one the running daemon exports.
+fn dashboard_uses_only(exposition: &str) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana-dashboard.json");
+    let text = std::fs::read_to_string(&path).expect("deploy/grafana-dashboard.json");
+    let dash: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    assert!(dash["uid"].is_string() && dash["title"].is_string());
+    let mut queries = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr" | "definition", serde_json::Value::String(q)) => {
+                            out.push(q.clone())
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(&dash, &mut queries);
+    let panels = dash["panels"].as_array().expect("panels");
+    let graphs = panels.iter().filter(|p| p["type"] != "row").count();
+    assert!(
+        graphs >= 8 && queries.len() >= 15,
+        "{graphs} panels, {} queries",
+        queries.len()
+    );
+    let exported: std::collections::HashSet<&str> = exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let mut used = std::collections::BTreeSet::new();
+    for q in &queries {
+        let mut rest = q.as_str();
+        while let Some(i) = rest.find("opd_gateway_") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest = &rest[i + name.len()..];
+            used.insert(name);
+        }
+    }
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|n| !exported.contains(n.as_str()))
+        .collect();
+    eprintln!("the dashboard queries {} metrics: {used:?}", used.len());
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries metrics the gateway does not export: {missing:?}"
+    );
 }
