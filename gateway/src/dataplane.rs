@@ -512,7 +512,7 @@ impl Drop for Dataplane {
     fn drop(&mut self) {
         // Links close with the object anyway; detaching first keeps the order explicit.
         if let Err(e) = self.detach() {
-            eprintln!("warning: detaching the XDP programs failed: {e}");
+            tracing::warn!(error = %e, "detaching the XDP programs failed");
         }
     }
 }

@@ -19,6 +19,7 @@ use opd_gateway::{
     units::parse_duration,
 };
 use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -229,11 +230,48 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
-fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<()> {
-    let policy = policy::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    for w in &policy.warnings {
-        eprintln!("{w}");
+/// Logs to standard error, one line per event with its fields; under systemd (which sets
+/// JOURNAL_STREAM) without timestamps or colours, as the journal adds its own.
+fn init_logging() {
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let b = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(!journal && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if journal {
+        b.without_time().init();
+    } else {
+        b.init();
     }
+}
+
+/// Each finding in a policy as its own event, with its position as fields.
+fn log_diagnostics(diags: &[policy::Diagnostic]) {
+    for d in diags {
+        let (file, line, column) = (d.file.display().to_string(), d.line, d.column);
+        let hint = d.hint.as_deref().unwrap_or("");
+        match d.severity {
+            policy::Severity::Error => error!(%file, line, column, hint, "{}", d.message),
+            policy::Severity::Warning => warn!(%file, line, column, hint, "{}", d.message),
+        }
+    }
+}
+
+fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<()> {
+    init_logging();
+    let policy = match policy::load(path) {
+        Ok(p) => p,
+        Err(e) => {
+            log_diagnostics(&e.diagnostics);
+            anyhow::bail!(
+                "the policy at {} is invalid ({} errors); `opd-gateway check {}` lists them",
+                path.display(),
+                e.errors().count(),
+                path.display()
+            );
+        }
+    };
+    log_diagnostics(&policy.warnings);
     // Load and verify before touching any interface.
     let mut dp = Dataplane::load()?;
     let mut ctl = Controller::new(policy, &mut dp)?;
@@ -242,33 +280,33 @@ fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<
     for port in [&site.lan, &site.wan] {
         match dataplane::ensure_rx_vlan_in_frame(port) {
             Ok(RxVlanOffload::AlreadyOff) => {
-                eprintln!(
-                    "opd-gateway: {port}: rx VLAN offload is off: XDP reads tags from the frame"
-                )
+                info!(%port, "rx VLAN offload is off: XDP reads tags from the frame")
             }
-            Ok(RxVlanOffload::SwitchedOff) => eprintln!(
-                "opd-gateway: {port}: switched rx VLAN offload off so XDP sees the tags (ethtool -K {port} rxvlan off)"
+            Ok(RxVlanOffload::SwitchedOff) => info!(
+                %port,
+                "switched rx VLAN offload off so XDP sees the tags (as ethtool -K {port} rxvlan off)"
             ),
-            Err(e) => eprintln!(
-                "opd-gateway: warning: {port}: cannot read or switch off rx VLAN offload ({e}); if the driver \
-                 strips tags, every frame will look untagged: run `ethtool -K {port} rxvlan off`"
+            Err(e) => warn!(
+                %port,
+                error = %e,
+                "cannot read or switch off rx VLAN offload; if the driver strips tags, every frame \
+                 will look untagged: run `ethtool -K {port} rxvlan off`"
             ),
         }
     }
     dp.attach(&site)?;
-    eprintln!(
-        "opd-gateway: enforcing \"{}\" ({} agencies, policy {:016x}) on lan={} wan={} ({:?} forwarding, {:?} XDP); \
-         capacity {} up / {} down, tick {:?}",
-        site.name,
-        ctl.policy().agencies.len(),
-        ctl.policy().fingerprint,
-        site.lan,
-        site.wan,
-        site.forwarding,
-        site.xdp_mode,
-        rate(site.capacity[0]),
-        rate(site.capacity[1]),
-        site.tick,
+    info!(
+        site = %site.name,
+        agencies = ctl.policy().agencies.len(),
+        policy = %format_args!("{:016x}", ctl.policy().fingerprint),
+        lan = %site.lan,
+        wan = %site.wan,
+        forwarding = ?site.forwarding,
+        xdp_mode = ?site.xdp_mode,
+        capacity_up = %rate(site.capacity[0]),
+        capacity_down = %rate(site.capacity[1]),
+        tick = ?site.tick,
+        "enforcing"
     );
 
     let notifier = Notifier::from_env().context("cannot open $NOTIFY_SOCKET")?;
@@ -292,9 +330,7 @@ fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<
                     "cannot listen on {listen} for /metrics (another process there? see --listen)"
                 )
             })?;
-        eprintln!(
-            "opd-gateway: metrics on http://{listen}/metrics, status on http://{listen}/status"
-        );
+        info!(%listen, "serving /metrics and /status");
         let server = tokio::spawn(metrics::serve(listener, exporter.clone()));
         let result = control_loop(&mut dp, &mut ctl, path, interval, &exporter, &notifier).await;
         server.abort();
@@ -302,7 +338,7 @@ fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<
     })?;
 
     dp.detach().context("failed to detach the XDP programs")?;
-    eprintln!("opd-gateway: stopped; programs detached");
+    info!("stopped; programs detached");
     Ok(())
 }
 
@@ -355,7 +391,7 @@ async fn control_loop(
                 }
             }
             _ = sighup.recv() => {
-                eprintln!("opd-gateway: SIGHUP: reloading {}", path.display());
+                info!(path = %path.display(), "SIGHUP: reloading");
                 reload_now = true;
             }
             _ = ticker.tick() => {
@@ -373,7 +409,7 @@ async fn control_loop(
                 let now = stat_policy(path);
                 if now != seen {
                     if pending.as_ref() == Some(&now) {
-                        eprintln!("opd-gateway: policy files changed: reloading {}", path.display());
+                        info!(path = %path.display(), "policy files changed: reloading");
                         reload_now = true;
                     } else {
                         pending = Some(now);
@@ -421,40 +457,37 @@ enum Reload {
 /// Validates the policy on disk completely; applies it only if valid, else logs why and
 /// keeps the running one. Errors only when the data plane itself fails.
 fn reload(dp: &mut Dataplane, ctl: &mut Controller, path: &Path) -> Result<Reload> {
+    let running = format!("{:016x}", ctl.policy().fingerprint);
     let new = match policy::load(path) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!(
-                "opd-gateway: reload rejected; policy {:016x} stays in force:\n{e}",
-                ctl.policy().fingerprint
+            warn!(
+                policy = %running,
+                errors = e.errors().count(),
+                "reload rejected; the running policy stays in force"
             );
+            log_diagnostics(&e.diagnostics);
             return Ok(Reload::Rejected);
         }
     };
     if new.fingerprint == ctl.policy().fingerprint {
-        eprintln!("opd-gateway: policy unchanged ({:016x})", new.fingerprint);
+        info!(policy = %running, "policy unchanged");
         return Ok(Reload::Unchanged);
     }
     let (old, next) = (&ctl.policy().site, &new.site);
     if old.lan != next.lan || old.wan != next.wan || old.xdp_mode != next.xdp_mode {
-        eprintln!(
-            "opd-gateway: reload rejected; policy {:016x} stays in force: changing `lan`, `wan` or `xdp_mode` \
-             moves the programs to other ports: restart the service to apply it",
-            ctl.policy().fingerprint
+        warn!(
+            policy = %running,
+            "reload rejected; the running policy stays in force: changing `lan`, `wan` or \
+             `xdp_mode` moves the programs to other ports: restart the service to apply it"
         );
         return Ok(Reload::Rejected);
     }
-    for w in &new.warnings {
-        eprintln!("{w}");
-    }
-    let (from, to, n) = (
-        ctl.policy().fingerprint,
-        new.fingerprint,
-        new.agencies.len(),
-    );
+    log_diagnostics(&new.warnings);
+    let (to, n) = (format!("{:016x}", new.fingerprint), new.agencies.len());
     ctl.reload(new, dp)?;
     ctl.tick(dp, monotonic_ns(), unix_seconds())?;
-    eprintln!("opd-gateway: reloaded: policy {from:016x} → {to:016x}, {n} agencies");
+    info!(from = %running, to = %to, agencies = n, "policy reloaded");
     Ok(Reload::Applied)
 }
 

@@ -48,7 +48,7 @@ impl Notifier {
             && let Err(e) = sock.send_to_addr(message.as_bytes(), addr)
         {
             // systemd going away must not take the data plane's daemon with it.
-            eprintln!("opd-gateway: warning: cannot notify systemd ({e})");
+            tracing::warn!(error = %e, "cannot notify systemd");
         }
     }
 

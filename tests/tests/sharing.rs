@@ -497,7 +497,7 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
         "the rejection must say what is wrong:\n{log}"
     );
     assert_eq!(
-        log.matches("reloaded:").count(),
+        log.matches("policy reloaded").count(),
         4,
         "four good reloads:\n{log}"
     );
