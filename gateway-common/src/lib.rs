@@ -165,8 +165,22 @@ pub struct Config {
 }
 const _: () = assert!(size_of::<Config>() == 16);
 
+/// An agency id as stored per slot: UTF-8, zero-padded; all zero for a free slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotId {
+    pub bytes: [u8; 64],
+}
+const _: () = assert!(size_of::<SlotId>() == 64);
+
+impl SlotId {
+    pub const FREE: SlotId = SlotId { bytes: [0; 64] };
+}
+
 #[cfg(feature = "user")]
 mod pod {
+    // SAFETY: a byte array.
+    unsafe impl aya::Pod for super::SlotId {}
     // SAFETY: all of these are #[repr(C)], contain only integers and have no padding.
     unsafe impl aya::Pod for super::Limit {}
     unsafe impl aya::Pod for super::LimitEntry {}

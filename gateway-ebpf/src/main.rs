@@ -23,7 +23,7 @@ use aya_ebpf::{
 };
 use gateway_common::{
     AgencyRef, Bucket, Config, Counters, DIR_DOWNLOAD, DIR_UPLOAD, DIRECTIONS, LimitEntry,
-    MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, VLAN_SLOTS, agency_slot, forward,
+    MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, SlotId, VLAN_SLOTS, agency_slot, forward,
     qinq_key, reason, unclassified,
 };
 
@@ -56,6 +56,11 @@ static OTHER_STATS: PerCpuArray<Counters> =
 
 #[map(name = "OPD_CONFIG")]
 static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+/// The agency id in each slot, written by the daemon and never read here: pinned with the
+/// other maps, it lets a restarted daemon give every agency back its slot and counters.
+#[map(name = "OPD_SLOT_IDS")]
+static SLOT_IDS: Array<SlotId> = Array::with_max_entries(MAX_AGENCIES, 0);
 
 /// [`PORT_TO_WAN`] holds the `wan` port, [`PORT_TO_LAN`] the `lan` port.
 #[map(name = "OPD_PORTS")]

@@ -98,19 +98,34 @@ pub struct Controller {
     /// CLOCK_MONOTONIC ns of the last tick.
     last_tick_ns: Option<u64>,
     pub ticks: u64,
+    /// Slots of agencies a previous daemon placed (while adopting only).
+    known: HashMap<String, u32>,
 }
 
 impl Controller {
     /// Takes over the data plane with `policy`: agencies in slots 0.., fixed limits from the
     /// policy's fallback, counters read as the starting point.
     pub fn new(policy: Policy, plane: &mut impl Plane) -> Result<Controller, ControlError> {
+        Self::adopt(policy, plane, HashMap::new())
+    }
+
+    /// Takes over a data plane a previous daemon left running: agencies found in `known`
+    /// (id → slot, as the pinned maps record them) keep their slot, counters, buckets and
+    /// the rates in force; the others start fresh in slots nobody used.
+    pub fn adopt(
+        policy: Policy,
+        plane: &mut impl Plane,
+        known: HashMap<String, u32>,
+    ) -> Result<Controller, ControlError> {
         let mut c = Controller {
             policy: policy.clone(),
             tracked: Vec::new(),
             last_tick_ns: None,
             ticks: 0,
+            known,
         };
         c.reload(policy, plane)?;
+        c.known.clear();
         Ok(c)
     }
 
@@ -137,12 +152,21 @@ impl Controller {
         // point at its slot until the new plan is applied, and its frames must not be
         // counted as a newcomer's. Freed slots are reused from the next reload on.
         let mut used: BTreeSet<u32> = self.tracked.iter().map(|t| t.slot).collect();
+        used.extend(self.known.values());
         let mut tracked = Vec::with_capacity(policy.agencies.len());
         let mut fresh = Vec::new();
+        let mut adopted = Vec::new();
         for (i, a) in policy.agencies.iter().enumerate() {
-            match old.get(a.id.as_str()) {
-                Some(t) => tracked.push((*t).clone()),
-                None => {
+            match (old.get(a.id.as_str()), self.known.get(&a.id)) {
+                (Some(t), _) => tracked.push((*t).clone()),
+                (None, Some(&slot)) => {
+                    adopted.push(i);
+                    tracked.push(Tracked {
+                        slot,
+                        flows: [Flow::default(); 2],
+                    });
+                }
+                (None, None) => {
                     let slot = (0..MAX_AGENCIES)
                         .find(|s| !used.contains(s))
                         .ok_or(ControlError::NoSlot)?;
@@ -160,8 +184,9 @@ impl Controller {
         let mut plan = Plan::new(&policy, &slots, &fixed);
         plan.fresh = fresh.iter().map(|&i| tracked[i].slot).collect();
         plane.apply(&plan)?;
-        // New slots start from the counters as they are now (zeroed by `apply`).
-        for i in fresh {
+        // New slots start from the counters as they are now (zeroed by `apply`), adopted
+        // ones from where the previous daemon left them.
+        for i in fresh.into_iter().chain(adopted) {
             for dir in Direction::BOTH {
                 let c = plane.counters(tracked[i].slot, dir)?;
                 let f = &mut tracked[i].flows[dir.index()];
@@ -188,6 +213,26 @@ impl Controller {
         // Measure only over a meaningful interval: a tick that follows the previous one too
         // closely (a late tick caught up) keeps the demand it had. Monotonic time never goes
         // back; a wall-clock step changes only which schedule applies.
+        if self.last_tick_ns.is_none() {
+            // The first tick only takes the counters as a starting point: with no demand
+            // measured yet, the rates in force (the policy's static division, or an adopted
+            // daemon's last rates until they expire) stay.
+            for (a, t) in self.policy.agencies.iter().zip(&mut self.tracked) {
+                for dir in Direction::BOTH {
+                    let c = plane.counters(t.slot, dir)?;
+                    let f = &mut t.flows[dir.index()];
+                    f.offered_bytes = c.passed_bytes.wrapping_add(c.dropped_bytes);
+                    f.passed_bytes = c.passed_bytes;
+                    f.dropped_bytes = c.dropped_bytes;
+                    let l = a.limits_at(dir, site.timezone.local(unix_seconds));
+                    f.guaranteed = l.guaranteed;
+                    f.ceiling = l.ceiling;
+                }
+            }
+            self.last_tick_ns = Some(now_ns);
+            self.ticks += 1;
+            return Ok(());
+        }
         let elapsed = self.last_tick_ns.map(|t| now_ns.saturating_sub(t));
         let measure = elapsed.filter(|&e| e >= tick_ns / 4);
         let local = site.timezone.local(unix_seconds);
@@ -208,7 +253,7 @@ impl Controller {
                     f.dropped_rate = rate(c.dropped_bytes.wrapping_sub(f.dropped_bytes));
                     f.demand = allocator::smooth_demand(f.demand, f.offered_rate);
                 }
-                if measure.is_some() || self.last_tick_ns.is_none() {
+                if measure.is_some() {
                     f.offered_bytes = offered;
                     f.passed_bytes = c.passed_bytes;
                     f.dropped_bytes = c.dropped_bytes;
@@ -235,7 +280,7 @@ impl Controller {
                 t.flows[dir.index()].allocated = rate;
             }
         }
-        if measure.is_some() || self.last_tick_ns.is_none() {
+        if measure.is_some() {
             self.last_tick_ns = Some(now_ns);
         }
         self.ticks += 1;

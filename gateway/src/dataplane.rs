@@ -7,15 +7,19 @@ use std::{
 };
 
 use aya::{
-    Ebpf, EbpfError,
+    Ebpf, EbpfError, EbpfLoader,
     maps::{
         Array, DevMap, HashMap, MapData, MapError, PerCpuArray, PerCpuValues, xdp::XdpMapError,
     },
-    programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId},
+    programs::{
+        ProgramError, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpLinkId},
+    },
 };
 use gateway_common::{
-    AgencyRef, Bucket, Config, Counters, DIRECTIONS, Limit, LimitEntry, PORT_TO_LAN, PORT_TO_WAN,
-    VLAN_SLOTS, agency_slot, forward, qinq_key, unclassified,
+    AgencyRef, Bucket, Config, Counters, DIRECTIONS, Limit, LimitEntry, MAX_AGENCIES, PORT_TO_LAN,
+    PORT_TO_WAN, SlotId, VLAN_SLOTS, agency_slot, forward, qinq_key, unclassified,
 };
 
 use crate::policy::{self, Forwarding, Policy, Unclassified};
@@ -68,6 +72,19 @@ pub enum DataplaneError {
         #[source]
         source: Box<MapError>,
     },
+    #[error("cannot use the pin directory {dir} (is bpffs mounted at /sys/fs/bpf?)")]
+    PinDir {
+        dir: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot pin or adopt {what} under {dir}")]
+    Pin {
+        what: String,
+        dir: std::path::PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot count the possible CPUs")]
     Cpus(#[source] std::io::Error),
     #[error("cannot duplicate the descriptor of map `{0}`")]
@@ -108,6 +125,11 @@ pub struct Dataplane {
     /// (opening a map by id would need CAP_SYS_ADMIN).
     stats_fds: [std::os::fd::OwnedFd; 2],
     links: Vec<(&'static str, XdpLinkId)>,
+    /// With a pin directory, maps and links live in bpffs and outlive this process.
+    pin_dir: Option<std::path::PathBuf>,
+    /// Our handles on the pinned links (the pins keep them alive without us).
+    pinned_links: Vec<FdLink>,
+    slot_ids: Array<MapData, SlotId>,
     cpus: usize,
     /// What the maps hold, as last written.
     applied: Applied,
@@ -124,6 +146,8 @@ pub struct Plan {
     pub fixed: BTreeMap<u32, [Limit; 2]>,
     /// Slots taking a new agency: full bucket, zero counters, no rate from before.
     pub fresh: BTreeSet<u32>,
+    /// Slot → agency id, kept with the maps so a restarted daemon finds its agencies.
+    pub names: BTreeMap<u32, String>,
     pub config: Config,
 }
 
@@ -133,7 +157,9 @@ impl Plan {
         let mut vlans = vec![0 as AgencyRef; VLAN_SLOTS as usize];
         let mut qinq = BTreeMap::new();
         let mut fixed_by_slot = BTreeMap::new();
+        let mut names = BTreeMap::new();
         for (i, agency) in policy.agencies.iter().enumerate() {
+            names.insert(slots[i], agency.id.clone());
             let r = slots[i] + 1;
             for &vid in &agency.vlans {
                 vlans[vid as usize] = r;
@@ -153,6 +179,7 @@ impl Plan {
             qinq,
             fresh: fixed_by_slot.keys().copied().collect(),
             fixed: fixed_by_slot,
+            names,
             config: Config {
                 unclassified_action,
                 unclassified_agency,
@@ -168,6 +195,8 @@ impl Plan {
 
 #[derive(Debug, Default)]
 struct Applied {
+    /// Slot → agency id, as written to the slot id map.
+    names: BTreeMap<u32, String>,
     vlans: Vec<AgencyRef>,
     qinq: BTreeMap<u32, AgencyRef>,
     /// By map index (slot × 2 + direction).
@@ -209,7 +238,90 @@ impl Dataplane {
     }
 
     fn load_object(bytes: &[u8]) -> Result<Self> {
-        let mut ebpf = Ebpf::load(bytes).map_err(|e| DataplaneError::Object(Box::new(e)))?;
+        let ebpf = Ebpf::load(bytes).map_err(|e| DataplaneError::Object(Box::new(e)))?;
+        Self::from_ebpf(ebpf, None)
+    }
+
+    /// Loads the embedded programs with their maps pinned under `dir` (created if absent):
+    /// maps found there from this build are adopted with their contents (counters, buckets,
+    /// the agencies' slots, the rates in force); maps of another layout are replaced.
+    pub fn load_pinned(dir: &Path) -> Result<(Self, Pins)> {
+        if PROGRAMS.is_empty() {
+            return Err(DataplaneError::NotBuilt);
+        }
+        std::fs::create_dir_all(dir).map_err(|source| DataplaneError::PinDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let pins = match check_pins(dir)? {
+            Found::Nothing => Pins::Fresh,
+            Found::Compatible => Pins::Adopted {
+                slots: Default::default(),
+            },
+            Found::Incompatible(reason) => {
+                remove_pins(dir, false)?;
+                Pins::Replaced { reason }
+            }
+        };
+        let mut loader = EbpfLoader::new();
+        for name in MAPS {
+            loader.map_pin_path(name, dir.join(name));
+        }
+        let ebpf = loader
+            .load(PROGRAMS)
+            .map_err(|e| DataplaneError::Object(Box::new(e)))?;
+        let mut dp = Self::from_ebpf(ebpf, Some(dir.to_path_buf()))?;
+        let pins = match pins {
+            Pins::Adopted { .. } => Pins::Adopted {
+                slots: dp.read_applied()?,
+            },
+            other => other,
+        };
+        Ok((dp, pins))
+    }
+
+    /// Reads what adopted maps hold into the mirror `apply` diffs against; returns the
+    /// agencies' slots.
+    fn read_applied(&mut self) -> Result<std::collections::HashMap<String, u32>> {
+        let read = |name: &'static str| {
+            move |source| DataplaneError::ReadMap {
+                name,
+                source: Box::new(source),
+            }
+        };
+        for vid in 0..VLAN_SLOTS {
+            self.applied.vlans[vid as usize] =
+                self.vlans.get(&vid, 0).map_err(read("OPD_VLANS"))?;
+        }
+        for entry in self.qinq.iter() {
+            let (k, v) = entry.map_err(read("OPD_QINQ"))?;
+            self.applied.qinq.insert(k, v);
+        }
+        let mut slots = std::collections::HashMap::new();
+        for slot in 0..MAX_AGENCIES {
+            let id = self.slot_ids.get(&slot, 0).map_err(read("OPD_SLOT_IDS"))?;
+            if id == SlotId::FREE {
+                continue;
+            }
+            let end = id
+                .bytes
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(id.bytes.len());
+            let name = String::from_utf8_lossy(&id.bytes[..end]).into_owned();
+            for dir in 0..DIRECTIONS {
+                let index = agency_slot(slot, dir);
+                let entry = self.limits.get(&index, 0).map_err(read("OPD_LIMITS"))?;
+                self.applied.limits.insert(index, entry);
+            }
+            self.applied.names.insert(slot, name.clone());
+            slots.insert(name, slot);
+        }
+        self.applied.config = Some(self.config.get(&0, 0).map_err(read("OPD_CONFIG"))?);
+        Ok(slots)
+    }
+
+    fn from_ebpf(mut ebpf: Ebpf, pin_dir: Option<std::path::PathBuf>) -> Result<Self> {
         for name in [LAN_PROGRAM, WAN_PROGRAM] {
             let prog: &mut Xdp = ebpf
                 .program_mut(name)
@@ -246,8 +358,11 @@ impl Dataplane {
             config: take(&mut ebpf, "OPD_CONFIG")?,
             ports: take(&mut ebpf, "OPD_PORTS")?,
             buckets: take(&mut ebpf, "OPD_BUCKETS")?,
+            slot_ids: take(&mut ebpf, "OPD_SLOT_IDS")?,
             ebpf,
             links: Vec::new(),
+            pin_dir,
+            pinned_links: Vec::new(),
             cpus: aya::util::nr_cpus().map_err(|(_, e)| DataplaneError::Cpus(e))?,
             applied: Applied {
                 vlans: vec![0; VLAN_SLOTS as usize],
@@ -304,6 +419,17 @@ impl Dataplane {
                 }
             }
         }
+        for (&slot, name) in &plan.names {
+            if self.applied.names.get(&slot) != Some(name) {
+                let mut id = SlotId::FREE;
+                let n = name.len().min(id.bytes.len());
+                id.bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+                self.slot_ids
+                    .set(slot, id, 0)
+                    .map_err(write("OPD_SLOT_IDS"))?;
+                self.applied.names.insert(slot, name.clone());
+            }
+        }
         for (vid, &agency) in plan.vlans.iter().enumerate() {
             if self.applied.vlans[vid] != agency {
                 self.vlans
@@ -341,6 +467,19 @@ impl Dataplane {
         self.applied
             .limits
             .retain(|index, _| plan.fixed.contains_key(&(index / DIRECTIONS)));
+        let gone: Vec<u32> = self
+            .applied
+            .names
+            .keys()
+            .filter(|s| !plan.names.contains_key(s))
+            .copied()
+            .collect();
+        for slot in gone {
+            self.slot_ids
+                .set(slot, SlotId::FREE, 0)
+                .map_err(write("OPD_SLOT_IDS"))?;
+            self.applied.names.remove(&slot);
+        }
         Ok(())
     }
 
@@ -419,18 +558,65 @@ impl Dataplane {
                     program: name,
                     source: Box::new(source),
                 })?;
-            let link = prog
-                .attach(iface, mode)
-                .map_err(|source| DataplaneError::Attach {
-                    iface: iface.clone(),
-                    role,
-                    mode: mode_name,
-                    hint,
-                    source: Box::new(source),
-                })?;
-            self.links.push((name, link));
+            let attach_error = |source| DataplaneError::Attach {
+                iface: iface.clone(),
+                role,
+                mode: mode_name,
+                hint,
+                source: Box::new(source),
+            };
+            let Some(dir) = &self.pin_dir else {
+                let link = prog.attach(iface, mode).map_err(attach_error)?;
+                self.links.push((name, link));
+                continue;
+            };
+            // The link's pin is named after the port's role and index, so a link left on an
+            // interface that is no longer this port is recognised and removed.
+            let index = if role == "lan" { lan } else { wan };
+            let pin = dir.join(format!("link_{role}_{index}"));
+            let pin_error =
+                |what: String, e: Box<dyn std::error::Error + Send + Sync>| DataplaneError::Pin {
+                    what,
+                    dir: dir.clone(),
+                    source: e,
+                };
+            for stale in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let file = stale.file_name().to_string_lossy().into_owned();
+                if file.starts_with(&format!("link_{role}_")) && stale.path() != pin {
+                    std::fs::remove_file(stale.path())
+                        .map_err(|e| pin_error(format!("the stale link {file}"), Box::new(e)))?;
+                }
+            }
+            let pinned = if pin.exists() {
+                // A previous daemon's link: swap in this build's program in one step
+                // (bpf_link_update), so the port never runs without one.
+                let old = PinnedLink::from_pin(&pin)
+                    .map_err(|e| pin_error(format!("the link {}", pin.display()), Box::new(e)))?;
+                let link = XdpLink::try_from(FdLink::from(old))
+                    .map_err(|e| pin_error("the pinned link".into(), Box::new(e)))?;
+                let id = prog.attach_to_link(link).map_err(attach_error)?;
+                let link = prog.take_link(id).map_err(attach_error)?;
+                FdLink::try_from(link).map_err(|e| pin_error("the link".into(), Box::new(e)))?
+            } else {
+                let id = prog.attach(iface, mode).map_err(attach_error)?;
+                let link = prog.take_link(id).map_err(attach_error)?;
+                let fd = FdLink::try_from(link)
+                    .map_err(|e| pin_error("the new link".into(), Box::new(e)))?;
+                FdLink::from(
+                    fd.pin(&pin).map_err(|e| {
+                        pin_error(format!("the link {}", pin.display()), Box::new(e))
+                    })?,
+                )
+            };
+            self.pinned_links.push(pinned);
         }
         Ok(())
+    }
+
+    /// True if the programs are attached through links pinned in bpffs: they stay attached
+    /// when this process exits, until `opd-gateway detach` removes them.
+    pub fn is_pinned(&self) -> bool {
+        self.pin_dir.is_some()
     }
 
     /// Detaches the programs from the ports. Frames then flow unpoliced (or not at all in
@@ -547,6 +733,126 @@ pub fn ifindex(name: &str, role: &'static str) -> Result<u32> {
 fn same_bridge(a: &str, b: &str) -> bool {
     let master = |i: &str| std::fs::read_link(format!("/sys/class/net/{i}/master")).ok();
     matches!((master(a), master(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Every map of the programs, pinned under the pin directory by these names.
+pub const MAPS: [&str; 9] = [
+    "OPD_VLANS",
+    "OPD_QINQ",
+    "OPD_LIMITS",
+    "OPD_BUCKETS",
+    "OPD_AGENCY_STATS",
+    "OPD_OTHER_STATS",
+    "OPD_CONFIG",
+    "OPD_PORTS",
+    "OPD_SLOT_IDS",
+];
+
+/// What a starting daemon found in its pin directory.
+#[derive(Debug)]
+pub enum Pins {
+    /// Nothing: maps created and pinned.
+    Fresh,
+    /// The maps of a previous daemon of this build, adopted with their contents; the
+    /// agencies' slots as they were.
+    Adopted {
+        slots: std::collections::HashMap<String, u32>,
+    },
+    /// Maps of another layout (another version), removed and created anew.
+    Replaced { reason: String },
+}
+
+enum Found {
+    Nothing,
+    Compatible,
+    Incompatible(String),
+}
+
+/// Compares pinned maps with this build's map definitions (type, key and value size,
+/// entries).
+fn check_pins(dir: &Path) -> Result<Found> {
+    let obj = aya_obj::Object::parse(PROGRAMS).map_err(|e| DataplaneError::Pin {
+        what: "the programs' map definitions".into(),
+        dir: dir.to_path_buf(),
+        source: Box::new(e),
+    })?;
+    let mut present = 0;
+    for name in MAPS {
+        let path = dir.join(name);
+        if !path.exists() {
+            continue;
+        }
+        present += 1;
+        let want = obj.maps.get(name).ok_or(DataplaneError::MissingMap(name))?;
+        let info = match MapData::from_pin(&path).and_then(|m| m.info()) {
+            Ok(info) => info,
+            Err(e) => return Ok(Found::Incompatible(format!("{name} cannot be opened: {e}"))),
+        };
+        let have_type = info.map_type().map(|t| t as u32).unwrap_or(u32::MAX);
+        let (have, want) = (
+            (
+                have_type,
+                info.key_size(),
+                info.value_size(),
+                info.max_entries(),
+            ),
+            (
+                want.map_type(),
+                want.key_size(),
+                want.value_size(),
+                want.max_entries(),
+            ),
+        );
+        // Per-CPU and other special maps report their entries as created; compare all.
+        if have != want {
+            return Ok(Found::Incompatible(format!(
+                "{name} has (type, key, value, entries) {have:?}, this build needs {want:?}"
+            )));
+        }
+    }
+    Ok(match present {
+        0 => Found::Nothing,
+        n if n == MAPS.len() => Found::Compatible,
+        n => Found::Incompatible(format!("only {n} of the {} maps are pinned", MAPS.len())),
+    })
+}
+
+/// Removes what a daemon pinned under `dir`: the links (which detaches the programs from
+/// the ports) and, unless `links_only`, the maps and the directory. Returns what it removed.
+pub fn remove_pins(dir: &Path, links_only: bool) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(source) => {
+            return Err(DataplaneError::PinDir {
+                dir: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // Links first: the ports stop running the programs before their maps go.
+    names.sort_by_key(|n| !n.starts_with("link_"));
+    for name in names {
+        let is_link = name.starts_with("link_");
+        if !is_link && (links_only || !MAPS.contains(&name.as_str())) {
+            continue;
+        }
+        std::fs::remove_file(dir.join(&name)).map_err(|source| DataplaneError::PinDir {
+            dir: dir.join(&name),
+            source,
+        })?;
+        removed.push(name);
+    }
+    if !links_only {
+        // Only if empty: something else pinned there is not ours to remove.
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(removed)
 }
 
 /// What [`ensure_rx_vlan_in_frame`] found and did on a port.

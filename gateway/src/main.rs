@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use opd_gateway::{
     control::{Controller, monotonic_ns, unix_seconds},
-    dataplane::{self, Dataplane, RxVlanOffload},
+    dataplane::{self, Dataplane, Pins, RxVlanOffload},
     metrics::{self, Exporter},
     policy::{self, Direction, rate},
     service::Notifier,
@@ -48,6 +48,17 @@ enum Command {
         /// Where to serve /metrics (Prometheus) and /status (JSON, for `opd-gateway status`).
         #[arg(long, default_value = "127.0.0.1:9477", value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
+        /// Where maps and links are pinned in bpffs. They outlive the daemon: a restart adopts
+        /// them with no gap and no reset of counters; `opd-gateway detach` removes them.
+        #[arg(long, default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
+        pin_dir: PathBuf,
+    },
+    /// Remove everything the gateway pinned or attached (for decommissioning): the programs
+    /// leave the ports, then the maps go. Traffic then flows unpoliced in bridge mode and
+    /// stops in redirect mode (nothing forwards between the ports any more).
+    Detach {
+        #[arg(long, default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
+        pin_dir: PathBuf,
     },
     /// Show the running daemon's agencies: guarantee, ceiling, allocation, current rate,
     /// demand, drops and borrowing, per direction (from its local /status endpoint).
@@ -71,6 +82,8 @@ enum Command {
     },
 }
 
+const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/opd-gateway";
+
 fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.0)
 }
@@ -88,7 +101,9 @@ fn main() -> ExitCode {
             policy,
             interval,
             listen,
-        } => run(&policy, interval, listen),
+            pin_dir,
+        } => run(&policy, interval, listen, &pin_dir),
+        Command::Detach { pin_dir } => detach(&pin_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -257,7 +272,22 @@ fn log_diagnostics(diags: &[policy::Diagnostic]) {
     }
 }
 
-fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<()> {
+fn detach(dir: &Path) -> Result<()> {
+    let removed = dataplane::remove_pins(dir, false)?;
+    if removed.is_empty() {
+        println!("nothing pinned under {}", dir.display());
+    } else {
+        println!("removed from {}: {}", dir.display(), removed.join(", "));
+    }
+    Ok(())
+}
+
+fn run(
+    path: &Path,
+    interval: Duration,
+    listen: std::net::SocketAddr,
+    pin_dir: &Path,
+) -> Result<()> {
     init_logging();
     let policy = match policy::load(path) {
         Ok(p) => p,
@@ -273,8 +303,26 @@ fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<
     };
     log_diagnostics(&policy.warnings);
     // Load and verify before touching any interface.
-    let mut dp = Dataplane::load()?;
-    let mut ctl = Controller::new(policy, &mut dp)?;
+    let (mut dp, pins) = Dataplane::load_pinned(pin_dir)?;
+    let known = match pins {
+        Pins::Fresh => {
+            info!(pin_dir = %pin_dir.display(), "maps created and pinned");
+            Default::default()
+        }
+        Pins::Adopted { slots } => {
+            info!(
+                pin_dir = %pin_dir.display(),
+                agencies = slots.len(),
+                "adopted the pinned maps: counters, buckets and rates carry on"
+            );
+            slots
+        }
+        Pins::Replaced { reason } => {
+            warn!(pin_dir = %pin_dir.display(), %reason, "pinned maps of another layout replaced; counters start at zero");
+            Default::default()
+        }
+    };
+    let mut ctl = Controller::adopt(policy, &mut dp, known)?;
     ctl.tick(&mut dp, monotonic_ns(), unix_seconds())?;
     let site = ctl.policy().site.clone();
     for port in [&site.lan, &site.wan] {
@@ -337,8 +385,11 @@ fn run(path: &Path, interval: Duration, listen: std::net::SocketAddr) -> Result<
         result
     })?;
 
-    dp.detach().context("failed to detach the XDP programs")?;
-    info!("stopped; programs detached");
+    info!(
+        pin_dir = %pin_dir.display(),
+        "stopped; the programs stay attached and keep enforcing (rates fall back to the static \
+         division at expiry) until a new daemon adopts them or `opd-gateway detach` removes them"
+    );
     Ok(())
 }
 

@@ -271,6 +271,8 @@ pub struct SimNetwork {
     pub hosts: Vec<VlanHosts>,
     pub gateway: Netns,
     pub switch: Netns,
+    /// The gateway's pin directory in bpffs, unique to this network.
+    pub pin_dir: PathBuf,
     /// Loaded TC and XDP programs of the simulated hosts; links close with them.
     programs: Vec<Ebpf>,
 }
@@ -285,10 +287,19 @@ impl SimNetwork {
         let sim_obj = std::fs::read(env_path("OPD_SIM_EBPF")).expect("read OPD_SIM_EBPF");
         let gateway = Netns::new("gw");
         let switch = Netns::new("sw");
+        // A bpffs instance of this network's own: `ip netns exec` gives the daemon a fresh
+        // /sys (without /sys/fs/bpf), but other mounts of ours are visible to it, and pins
+        // there outlive each daemon the test starts.
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let bpffs = std::env::temp_dir().join(format!("opd-{}-{n}-bpffs", std::process::id()));
+        std::fs::create_dir_all(&bpffs).expect("create a bpffs mount point");
+        sh(Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs));
+        let pin_dir = bpffs.join("opd-gateway");
         let mut net = SimNetwork {
             hosts: Vec::new(),
             gateway,
             switch,
+            pin_dir,
             programs: Vec::new(),
         };
         let sw = &net.switch;
@@ -447,6 +458,8 @@ impl SimNetwork {
         cmd.args(["run", "--policy"])
             .arg(policy)
             .args(["--interval", interval])
+            .arg("--pin-dir")
+            .arg(&self.pin_dir)
             .envs(env.iter().copied())
             .stdin(Stdio::null());
         let mut p = Process::spawn_logged(cmd, "opd-gateway");
@@ -479,6 +492,22 @@ impl SimNetwork {
                 Forwarding::Bridge => "bridge",
             }
         )
+    }
+}
+
+impl Drop for SimNetwork {
+    fn drop(&mut self) {
+        // The gateway's pins outlive it by design; this network's go with it.
+        if let Err(e) = opd_gateway::dataplane::remove_pins(&self.pin_dir, false) {
+            eprintln!("warning: cannot remove {}: {e}", self.pin_dir.display());
+        }
+        if let Some(bpffs) = self.pin_dir.parent() {
+            let unmounted = Command::new("umount").arg(bpffs).status();
+            if !matches!(unmounted, Ok(s) if s.success()) {
+                eprintln!("warning: cannot unmount {}", bpffs.display());
+            }
+            let _ = std::fs::remove_dir(bpffs); // best effort: an empty directory in /tmp
+        }
     }
 }
 

@@ -152,11 +152,34 @@ fn three_agencies_and_an_unlimited_one(forwarding: Forwarding, upload: bool) {
         status.success(),
         "opd-gateway did not stop cleanly on SIGTERM: {status}"
     );
-    // Detached on exit: no XDP program left on the ports.
-    let links = net.gateway.ip(&["-d", "link", "show"]);
+    // A stopped daemon leaves the data plane enforcing; `detach` removes it.
+    let xdp_on_ports = || {
+        let links = net.gateway.ip(&["-d", "link", "show"]);
+        String::from_utf8_lossy(&links.stdout)
+            .matches("prog/xdp")
+            .count()
+    };
+    assert_eq!(
+        xdp_on_ports(),
+        2,
+        "the programs stay attached after SIGTERM"
+    );
+    let bin = opd_testbed::env_path("OPD_GATEWAY_BIN");
+    opd_testbed::sh(
+        net.gateway
+            .command(bin.to_str().unwrap())
+            .arg("detach")
+            .arg("--pin-dir")
+            .arg(&net.pin_dir),
+    );
+    assert_eq!(
+        xdp_on_ports(),
+        0,
+        "detach removes the programs from the ports"
+    );
     assert!(
-        !String::from_utf8_lossy(&links.stdout).contains("prog/xdp"),
-        "XDP programs left attached after SIGTERM"
+        !net.pin_dir.exists(),
+        "detach removes the pins and their directory"
     );
     assert_held(&results);
 }

@@ -1,6 +1,6 @@
 //! The control loop against a simulated data plane that polices like the XDP program.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use gateway_common::{Counters, Limit, LimitEntry, agency_slot};
 
@@ -407,4 +407,82 @@ fn a_guaranteed_fallback_is_each_agencys_guarantee() {
     let r = fallback_rates(&three());
     assert_eq!(r.iter().map(|r| r[0]).sum::<u64>(), 99_000_000);
     assert!(r[0][0] >= 20_000_000 && r[1][0] >= 30_000_000);
+}
+
+#[test]
+fn a_restarted_daemon_adopts_slots_counters_and_rates() {
+    let mut plane = SimPlane::default();
+    let mut c = Controller::new(three(), &mut plane).unwrap();
+    let mut now = SECOND;
+    c.tick(&mut plane, now, MONDAY_10H).unwrap();
+    run(
+        &mut c,
+        &mut plane,
+        &mut now,
+        3,
+        &[30_000_000, 30_000_000, 30_000_000],
+    );
+    let before: Vec<Counters> = (0..3).map(|s| plane.counters[&agency_slot(s, 0)]).collect();
+    let rates: Vec<LimitEntry> = (0..3).map(|s| plane.limits[&agency_slot(s, 0)]).collect();
+    let known: HashMap<String, u32> = c
+        .policy()
+        .agencies
+        .iter()
+        .zip(c.tracked())
+        .map(|(a, t)| (a.id.clone(), t.slot))
+        .collect();
+    drop(c);
+
+    // The new daemon's policy lists the agencies in another order and adds one.
+    let mut p = three();
+    p.agencies.reverse();
+    let mut extra = p.agencies[0].clone();
+    extra.id = "bappeda".into();
+    extra.vlans = vec![40];
+    p.agencies.push(extra);
+    let mut c = Controller::adopt(p, &mut plane, known).unwrap();
+    let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
+    assert_eq!(
+        slots,
+        vec![2, 1, 0, 3],
+        "each agency back in its slot; the newcomer in a free one"
+    );
+    assert_eq!(
+        plane
+            .plans
+            .last()
+            .unwrap()
+            .fresh
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![3]
+    );
+    for s in 0..3u32 {
+        assert_eq!(
+            plane.counters[&agency_slot(s, 0)],
+            before[s as usize],
+            "counters carry on"
+        );
+        assert_eq!(
+            plane.limits[&agency_slot(s, 0)].dynamic,
+            rates[s as usize].dynamic,
+            "rates in force stay"
+        );
+    }
+    // The first tick of the new daemon only measures: the adopted rates stay until they
+    // expire or the second tick replaces them.
+    c.tick(&mut plane, now, MONDAY_10H + 10).unwrap();
+    assert_eq!(plane.limits[&agency_slot(0, 0)].dynamic, rates[0].dynamic);
+    run(
+        &mut c,
+        &mut plane,
+        &mut now,
+        2,
+        &[30_000_000, 30_000_000, 30_000_000, 0],
+    );
+    assert!(
+        c.tracked()[0].flows[0].demand >= 29_000_000,
+        "demand measured again from the adopted counters"
+    );
 }
