@@ -260,6 +260,10 @@ impl Dataplane {
             },
             Found::Incompatible(reason) => {
                 remove_pins(dir, false)?;
+                std::fs::create_dir_all(dir).map_err(|source| DataplaneError::PinDir {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
                 Pins::Replaced { reason }
             }
         };

@@ -1,0 +1,256 @@
+//! Restarts, crashes and upgrades under traffic: the pinned data plane keeps enforcing while
+//! the daemon is gone, falls back to the static division at expiry, and a new daemon adopts
+//! it with no gap and no reset of counters. Needs root; run by `cargo xtask test`.
+
+use std::{
+    net::SocketAddrV4,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use opd_testbed::{
+    Forwarding, SimNetwork, TempDir, http_get,
+    traffic::{Arrivals, Flood, receive, wait_reachable},
+};
+
+const MBPS: f64 = 1e6;
+
+/// `opd_gateway_agency_passed_bytes_total` per agency and direction, from /metrics.
+fn passed_totals(net: &SimNetwork) -> Vec<(String, f64)> {
+    let (code, text) = http_get(&net.gateway, "127.0.0.1:9477", "/metrics").expect("GET /metrics");
+    assert_eq!(code, 200);
+    text.lines()
+        .filter(|l| l.starts_with("opd_gateway_agency_passed_bytes_total{"))
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            (series.to_string(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
+    let policy = String::from(
+        "[site]\nlan = \"lan\"\nwan = \"wan\"\ncapacity = { upload = \"60Mbps\", download = \"60Mbps\" }\nheadroom = \"1Mbps\"\n\
+         tick = \"500ms\"\nexpiry = \"1500ms\"\nfallback = \"guaranteed\"\nunclassified = \"drop\"\n\
+         [[agency]]\nid = \"a\"\nvlans = [110]\nupload = { rate = \"1Mbps\" }\ndownload = { guaranteed = \"10Mbps\", ceiling = \"60Mbps\" }\n\
+         [[agency]]\nid = \"b\"\nvlans = [120]\nupload = { rate = \"1Mbps\" }\ndownload = { guaranteed = \"20Mbps\", ceiling = \"60Mbps\" }\n",
+    );
+    let net = SimNetwork::new(&[110, 120], Forwarding::Redirect);
+    let dir = TempDir::new("restart");
+    let path = dir.write("policy.toml", &policy);
+    let mut gw = net.start_gateway(&path, "0s");
+    for vid in [110, 120] {
+        let h = net.vlan(vid);
+        wait_reachable(&h.agency_side, h.upstream_ip);
+    }
+    let start = Instant::now() + Duration::from_millis(200);
+    let total = Duration::from_secs(17);
+    let mut receivers = Vec::new();
+    let mut senders = Vec::new();
+    for vid in [110u16, 120] {
+        let h = net.vlan(vid);
+        let addr = SocketAddrV4::new(h.agency_ip, 5001);
+        receivers.push(receive(
+            &h.agency_side,
+            addr,
+            1400,
+            start + total + Duration::from_millis(300),
+        ));
+        senders.push(
+            Flood {
+                to: addr,
+                payload: 1400,
+                frame_bits_per_second: 50.0 * MBPS,
+                duration: total,
+                cpu: None,
+                delay: Duration::ZERO,
+            }
+            .start(&h.upstream_side),
+        );
+    }
+    std::thread::sleep((start + Duration::from_secs(4)).saturating_duration_since(Instant::now()));
+    let before = passed_totals(&net);
+    // A crash: no chance to clean up.
+    let killed = Instant::now();
+    gw.signal(libc::SIGKILL);
+    let _ = gw.stop();
+    std::thread::sleep(Duration::from_secs(5));
+    let restarted = Instant::now();
+    let gw2 = net.start_gateway(&path, "0s");
+    let attached = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = passed_totals(&net);
+    for s in senders {
+        s.join().expect("sender");
+    }
+    let got: Vec<Arrivals> = receivers
+        .into_iter()
+        .map(|r| r.join().expect("receiver"))
+        .collect();
+    let log = gw2.log();
+    drop(gw2);
+
+    let w = |a: &Arrivals, from: Instant, to: Instant| a.frame_rate(from, to) / MBPS;
+    // The floods started just before `start`; stay clear of their last moments.
+    let end = start + total - Duration::from_millis(500);
+    let running = [
+        w(&got[0], start + Duration::from_secs(2), killed),
+        w(&got[1], start + Duration::from_secs(2), killed),
+    ];
+    let orphaned = [
+        w(&got[0], killed + Duration::from_millis(2500), restarted),
+        w(&got[1], killed + Duration::from_millis(2500), restarted),
+    ];
+    let resumed = [
+        w(&got[0], attached + Duration::from_millis(1500), end),
+        w(&got[1], attached + Duration::from_millis(1500), end),
+    ];
+    // The gap, if any: the emptiest 100 ms of each agency's traffic from the kill to the end.
+    let gap: Vec<f64> = got
+        .iter()
+        .map(|a| {
+            a.binned_rates(
+                killed - Duration::from_millis(500),
+                end,
+                Duration::from_millis(100),
+            )
+            .into_iter()
+            .fold(f64::INFINITY, f64::min)
+                / MBPS
+        })
+        .collect();
+    for (a, name) in got.iter().zip(["a", "b"]) {
+        let from = killed - Duration::from_millis(500);
+        let bins = a.binned_rates(from, end, Duration::from_millis(100));
+        let empty: Vec<String> = bins
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r < 5.0 * MBPS)
+            .map(|(i, r)| format!("{:+.1}s: {:.1}", i as f64 / 10.0 - 0.5, r / MBPS))
+            .collect();
+        eprintln!(
+            "{name}: 100 ms bins below 5 Mbps, relative to the kill: {empty:?} (restart at {:+.1}s)",
+            (restarted - killed).as_secs_f64()
+        );
+    }
+    let peak: Vec<f64> = got
+        .iter()
+        .map(|a| {
+            a.binned_rates(killed, end, Duration::from_millis(500))
+                .into_iter()
+                .fold(0.0, f64::max)
+                / MBPS
+        })
+        .collect();
+    eprintln!(
+        "a, b (Mbps): running {running:.2?}; daemon killed, after expiry {orphaned:.2?}; restarted {resumed:.2?}; \
+         lowest 100 ms bin from the kill on {gap:.2?}; highest 500 ms bin {peak:.2?}; restart to attached {:?}",
+        attached - restarted
+    );
+    eprintln!("passed_bytes_total before the kill {before:?}\nafter the restart {after:?}");
+    let near = |x: f64, want: f64| (x / want - 1.0).abs() <= 0.04;
+    assert!(
+        near(running[0], 24.5) && near(running[1], 34.5),
+        "needs-based split while running: {running:?}"
+    );
+    assert!(
+        near(orphaned[0], 10.0) && near(orphaned[1], 20.0),
+        "without a daemon, at expiry, the static division: {orphaned:?}"
+    );
+    assert!(
+        near(resumed[0], 24.5) && near(resumed[1], 34.5),
+        "the new daemon divides by need again: {resumed:?}"
+    );
+    assert!(
+        gap.iter().all(|&g| g >= 5.0),
+        "a gap in enforcement: lowest 100 ms bins {gap:?} Mbps"
+    );
+    assert!(
+        peak.iter().all(|&p| p <= 36.0),
+        "unpoliced traffic across the restart: {peak:?}"
+    );
+    assert!(
+        log.contains("adopted the pinned maps"),
+        "the new daemon adopts:\n{log}"
+    );
+    assert_eq!(before.len(), after.len());
+    for ((series, b), (series2, a)) in before.iter().zip(&after) {
+        assert_eq!(series, series2);
+        assert!(
+            a >= b,
+            "{series} went backwards across the restart: {b} → {a}"
+        );
+    }
+    assert!(
+        after.iter().zip(&before).any(|(a, b)| a.1 > b.1 + 1e6),
+        "counters kept counting"
+    );
+}
+
+#[test]
+fn pinned_maps_of_another_layout_are_replaced() {
+    let net = SimNetwork::new(&[110], Forwarding::Redirect);
+    let dir = TempDir::new("layout");
+    let path = dir.write(
+        "policy.toml",
+        &format!(
+            "{}\n[[agency]]\nid = \"a\"\nvlans = [110]\nupload = {{ rate = \"8Mbps\" }}\ndownload = {{ rate = \"8Mbps\" }}\n",
+            SimNetwork::site_toml(Forwarding::Redirect, "drop")
+        ),
+    );
+    // A map left by another version: same name, another value size.
+    std::fs::create_dir_all(&net.pin_dir).unwrap();
+    let stale = net.pin_dir.join("OPD_LIMITS");
+    let out = Command::new("bpftool")
+        .args(["map", "create"])
+        .arg(&stale)
+        .args([
+            "type",
+            "array",
+            "key",
+            "4",
+            "value",
+            "8",
+            "entries",
+            "16",
+            "name",
+            "OPD_LIMITS",
+        ])
+        .output()
+        .expect("bpftool (Debian's bpftool package) is installed by `cargo xtask setup`");
+    assert!(
+        out.status.success(),
+        "bpftool map create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gw = net.start_gateway(&path, "0s");
+    let h = net.vlan(110);
+    wait_reachable(&h.agency_side, h.upstream_ip);
+    let log = gw.log();
+    assert!(
+        log.contains("pinned maps of another layout replaced") && log.contains("OPD_LIMITS"),
+        "the stale map must be named and replaced:\n{log}"
+    );
+    // Enforcing with maps of this build: 8 Mbps held.
+    let start = Instant::now();
+    let addr = SocketAddrV4::new(h.agency_ip, 5001);
+    let r = receive(&h.agency_side, addr, 1400, start + Duration::from_secs(4));
+    Flood {
+        to: addr,
+        payload: 1400,
+        frame_bits_per_second: 16.0 * MBPS,
+        duration: Duration::from_millis(3700),
+        cpu: None,
+        delay: Duration::ZERO,
+    }
+    .start(&h.upstream_side)
+    .join()
+    .expect("sender");
+    let got = r.join().expect("receiver").frame_rate(
+        start + Duration::from_secs(1),
+        start + Duration::from_millis(3600),
+    ) / MBPS;
+    eprintln!("after replacing the stale map: {got:.2} Mbps of 8");
+    assert!((got / 8.0 - 1.0).abs() <= 0.04, "{got}");
+}
