@@ -73,6 +73,12 @@ enum Command {
         #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2s", value_parser = parse_interval)]
         watch: Option<Duration>,
     },
+    /// Print a shell completion script (e.g. `opd-gateway completions bash >
+    /// /usr/share/bash-completion/completions/opd-gateway`).
+    Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (roff: opd-gateway.1 and one per subcommand) into a
+    /// directory, generated from these very options.
+    Manpages { dir: PathBuf },
     /// Validate a policy without touching the kernel, like `nginx -t`. Prints every error
     /// and warning with file, line and column. Exit status: 0 valid (warnings allowed),
     /// 1 invalid, 2 bad command line.
@@ -92,6 +98,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policy } => return check(&policy),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "opd-gateway", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Manpages { dir } => manpages(&dir),
         Command::Status {
             endpoint,
             json,
@@ -270,6 +282,23 @@ fn log_diagnostics(diags: &[policy::Diagnostic]) {
             policy::Severity::Warning => warn!(%file, line, column, hint, "{}", d.message),
         }
     }
+}
+
+fn manpages(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut pages = vec![("opd-gateway".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("opd-gateway-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let mut file = std::fs::File::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        clap_mangen::Man::new(page).render(&mut file)?;
+    }
+    Ok(())
 }
 
 fn detach(dir: &Path) -> Result<()> {
