@@ -121,3 +121,35 @@ fn broken_policies_fail_with_the_expected_messages_and_positions() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Every TOML example in the README and the docs is a valid policy, or a valid part of one
+/// (an agency or a schedule, completed with the least around it).
+#[test]
+fn every_policy_example_in_the_docs_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let site = "[site]\nlan = \"eth1\"\nwan = \"eth2\"\ncapacity = { upload = \"1Gbps\", download = \"1Gbps\" }\n";
+    let agency = "[[agency]]\nid = \"example\"\nvlans = [4000]\nupload = { guaranteed = \"1Mbps\" }\ndownload = { guaranteed = \"1Mbps\" }\n";
+    let mut checked = 0;
+    for doc in ["README.md", "docs/MULAI-CEPAT.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("```toml\n") {
+            let body_start = i + "```toml\n".len();
+            let len = rest[body_start..].find("```").expect("a closed code block");
+            let block = &rest[body_start..body_start + len];
+            rest = &rest[body_start + len + 3..];
+            let whole = if block.contains("[site]") {
+                block.to_string()
+            } else if block.trim_start().starts_with("[[agency.schedule]]") {
+                format!("{site}{agency}{block}")
+            } else {
+                format!("{site}{block}")
+            };
+            if let Err(e) = opd_gateway::policy::from_texts(&[(doc, &whole)]) {
+                panic!("an example in {doc} is not a valid policy:\n{block}\n{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "the docs' policy examples were not found");
+}

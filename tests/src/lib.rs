@@ -15,6 +15,7 @@
 //! dropped, also when a test panics.
 
 pub mod frames;
+pub mod plot;
 pub mod traffic;
 
 use std::{

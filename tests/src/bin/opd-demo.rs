@@ -14,9 +14,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use opd_gateway::metrics::Status;
 use opd_gateway::policy::{self, Direction, Tier};
 use opd_testbed::{
-    Forwarding, SimNetwork, TempDir,
+    Forwarding, SimNetwork, TempDir, http_get,
+    plot::{Series, svg},
     traffic::{Arrivals, Flood, receive, wait_reachable},
 };
 
@@ -36,10 +38,12 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: cargo xtask demo -- [--duration SECONDS] [--policy FILE]\n\
+        "usage: cargo xtask demo -- [--duration SECONDS] [--policy FILE] [--plot FILE.svg] [--keep]\n\
          Runs opd-gateway on a simulated regency (default: policies/simulated-regency.toml;\n\
          a policy for the simulation names its ports `lan` and `wan`). The scenario's three\n\
-         phases share the duration (default 45 s)."
+         phases share the duration (default 45 s). --plot writes demand, allocation and\n\
+         delivered rate per agency (default target/demo.svg). --keep leaves the network and\n\
+         the gateway running afterwards, for Prometheus and `opd-gateway status`, until Ctrl-C."
     );
     std::process::exit(2)
 }
@@ -60,6 +64,8 @@ fn offered(id: &str, tier: Tier, guaranteed: u64, capacity: u64, phase: usize) -
 fn main() {
     let mut duration = Duration::from_secs(45);
     let mut policy_file: Option<PathBuf> = None;
+    let mut plot_file = PathBuf::from("target/demo.svg");
+    let mut keep = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -69,6 +75,8 @@ fn main() {
                 duration = Duration::from_secs(secs.max(15));
             }
             "--policy" => policy_file = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--plot" => plot_file = args.next().unwrap_or_else(|| usage()).into(),
+            "--keep" => keep = true,
             _ => usage(),
         }
     }
@@ -159,15 +167,45 @@ fn main() {
         }
         flows.push((agency, senders, rx));
     }
+    println!(
+        "Prometheus metrics: `ip netns exec {} curl -s http://127.0.0.1:9477/metrics`; \
+         the live table: `ip netns exec {} {} status --watch`\n",
+        net.gateway.name(),
+        net.gateway.name(),
+        opd_testbed::env_path("OPD_GATEWAY_BIN").display()
+    );
+    // What the daemon reports every second, for the plot.
+    let mut samples: Vec<(f64, Status)> = Vec::new();
+    let mut next_sample = start;
     while Instant::now() < end + Duration::from_millis(400) {
         if STOP.load(Ordering::Relaxed) {
             println!("\nInterrupted: removing the simulated network.");
             gw.stop();
             return; // the network and scratch files go with their guards
         }
-        std::thread::sleep(Duration::from_millis(100));
+        if Instant::now() >= next_sample {
+            if let Ok((200, body)) = http_get(&net.gateway, "127.0.0.1:9477", "/status")
+                && let Ok(status) = serde_json::from_str::<Status>(&body)
+            {
+                samples.push((
+                    next_sample.saturating_duration_since(start).as_secs_f64(),
+                    status,
+                ));
+            }
+            next_sample += Duration::from_secs(1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if keep {
+        println!(
+            "\n--keep: the gateway and the simulated network stay up (traffic has ended). Press Ctrl-C to remove them."
+        );
+        while !STOP.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
     gw.stop();
+    write_plot(&plot_file, &policy, &samples, phase_len);
 
     let mut results: Vec<(&policy::Agency, Arrivals)> = Vec::new();
     for (agency, senders, rx) in flows {
@@ -219,4 +257,62 @@ fn main() {
         );
     }
     println!("\nSimulated network removed.");
+}
+
+/// Demand, allocation and delivered rate of each agency's downloads over the run.
+fn write_plot(
+    path: &std::path::Path,
+    policy: &policy::Policy,
+    samples: &[(f64, Status)],
+    phase: Duration,
+) {
+    let mbps = |bps: u64| bps as f64 / 1e6;
+    let series: Vec<Series> = policy
+        .agencies
+        .iter()
+        .map(|a| {
+            let points = |f: &dyn Fn(&opd_gateway::metrics::FlowStatus) -> u64| -> Vec<(f64, f64)> {
+                samples
+                    .iter()
+                    .filter_map(|(t, s)| {
+                        s.agencies
+                            .iter()
+                            .find(|x| x.id == a.id)
+                            .map(|x| (*t, mbps(f(&x.download))))
+                    })
+                    .collect()
+            };
+            Series {
+                agency: format!("{} ({})", a.id, format!("{:?}", a.tier).to_lowercase()),
+                guaranteed_mbps: mbps(a.limits[Direction::Download.index()].guaranteed),
+                demand: points(&|f| f.demand_bps),
+                allocated: points(&|f| f.allocated_bps),
+                rate: points(&|f| f.rate_bps),
+            }
+        })
+        .collect();
+    let p = phase.as_secs_f64();
+    let phases = [
+        (0.0, p, "night"),
+        (p, 2.0 * p, "office hours"),
+        (2.0 * p, 3.0 * p, "emergency"),
+    ];
+    let title = format!(
+        "OPD Gateway demo: {} on a {} uplink, download",
+        policy.site.name,
+        policy::rate(policy.site.capacity[Direction::Download.index()])
+    );
+    let text = svg(
+        &title,
+        &series,
+        &phases,
+        mbps(policy.site.capacity[Direction::Download.index()]),
+    );
+    match std::fs::write(path, text) {
+        Ok(()) => println!(
+            "\nPlot of demand, allocation and delivered rate: {}",
+            path.display()
+        ),
+        Err(e) => eprintln!("cannot write the plot to {}: {e}", path.display()),
+    }
 }
