@@ -96,8 +96,9 @@ pub fn opd_wan(ctx: XdpContext) -> u32 {
 enum Class {
     /// Frame shorter than its own Ethernet header and tags.
     Malformed,
-    /// Link-local or neighbour-resolution traffic: forward, never police.
-    Control,
+    /// Link-local or neighbour-resolution traffic: never policed. Link-local frames (STP,
+    /// LLDP, LACP) belong to this link, as in any bridge; the rest is forwarded.
+    Control { link_local: bool },
     /// Classified (0 = no agency: untagged or unknown VLAN).
     Agency(AgencyRef),
 }
@@ -120,10 +121,9 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
             );
             xdp_action::XDP_DROP
         }
-        Class::Control => {
+        Class::Control { link_local } => {
             count(&OTHER_STATS, reason::CONTROL * DIRECTIONS + dir, len, true);
-            // Link-local frames (STP, LLDP, LACP) belong to this link, as in any bridge.
-            if is_link_local(ctx) {
+            if link_local {
                 xdp_action::XDP_PASS
             } else {
                 pass(config, port)
@@ -298,7 +298,7 @@ fn classify(ctx: &XdpContext) -> Class {
         return Class::Malformed;
     };
     if is_link_local(ctx) {
-        return Class::Control;
+        return Class::Control { link_local: true };
     }
     let mut off = ETH_HLEN;
     let mut outer: u16 = 0;
@@ -323,7 +323,7 @@ fn classify(ctx: &XdpContext) -> Class {
         }
     }
     if is_control(ctx, proto, off) {
-        return Class::Control;
+        return Class::Control { link_local: false };
     }
     // VID 0 is a priority tag: the frame belongs to the native VLAN, as if untagged.
     let found = match tags {

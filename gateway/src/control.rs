@@ -239,6 +239,7 @@ impl Controller {
         for dir in Direction::BOTH {
             let mut shares = Vec::with_capacity(self.tracked.len());
             let mut demand = Vec::with_capacity(self.tracked.len());
+            let mut limits = Vec::with_capacity(self.tracked.len());
             for (a, t) in self.policy.agencies.iter().zip(&mut self.tracked) {
                 let c = plane.counters(t.slot, dir)?;
                 let f = &mut t.flows[dir.index()];
@@ -265,17 +266,11 @@ impl Controller {
                 let growing = f.dropped_rate > f.offered_rate / 200;
                 shares.push(share(a.tier, a.weight, l.guaranteed, l.ceiling, growing));
                 demand.push(f.demand);
+                limits.push(l);
             }
             let rates = allocator::allocate(site.usable(dir), &shares, &demand);
             let expires = now_ns.saturating_add(site.expiry.as_nanos() as u64);
-            for ((a, t), rate) in self
-                .policy
-                .agencies
-                .iter()
-                .zip(&mut self.tracked)
-                .zip(rates)
-            {
-                let l = a.limits_at(dir, local);
+            for ((t, l), rate) in self.tracked.iter_mut().zip(&limits).zip(rates) {
                 plane.set_rate(t.slot, dir, l.to_dataplane(rate), expires)?;
                 t.flows[dir.index()].allocated = rate;
             }

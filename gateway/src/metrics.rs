@@ -167,20 +167,17 @@ impl Exporter {
     /// Takes the control loop's view after a tick.
     pub fn update(&self, ctl: &Controller, generation: u64) {
         let policy = ctl.policy();
-        let maps = self.maps.lock().expect("metrics lock");
-        let flow = |slot: u32, f: &crate::control::Flow, dir: u32| {
-            let c = CounterMaps::read(&maps.agencies, agency_slot(slot, dir));
-            FlowStatus {
-                guaranteed_bps: f.guaranteed,
-                ceiling_bps: f.ceiling,
-                allocated_bps: f.allocated,
-                rate_bps: f.passed_rate,
-                demand_bps: f.demand,
-                dropped_bps: f.dropped_rate,
-                borrowed_bps: f.allocated.saturating_sub(f.guaranteed),
-                passed_bytes: c.passed_bytes,
-                dropped_bytes: c.dropped_bytes,
-            }
+        // Totals as the tick read them: no second read of the maps.
+        let flow = |f: &crate::control::Flow| FlowStatus {
+            guaranteed_bps: f.guaranteed,
+            ceiling_bps: f.ceiling,
+            allocated_bps: f.allocated,
+            rate_bps: f.passed_rate,
+            demand_bps: f.demand,
+            dropped_bps: f.dropped_rate,
+            borrowed_bps: f.allocated.saturating_sub(f.guaranteed),
+            passed_bytes: f.passed_bytes,
+            dropped_bytes: f.dropped_bytes,
         };
         let agencies = policy
             .agencies
@@ -191,8 +188,8 @@ impl Exporter {
                 name: a.name.clone(),
                 tier: tier_name(a.tier).into(),
                 slot: t.slot,
-                upload: flow(t.slot, &t.flows[0], 0),
-                download: flow(t.slot, &t.flows[1], 1),
+                upload: flow(&t.flows[0]),
+                download: flow(&t.flows[1]),
             })
             .collect();
         let site = &policy.site;
