@@ -51,7 +51,11 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Measure the data plane against its baselines; writes BENCHMARKS.md. Needs root.
-    Bench,
+    Bench {
+        /// Sections to run (program, forwarding, allocator, accuracy, daemon); all by default.
+        #[arg(trailing_var_arg = true)]
+        sections: Vec<String>,
+    },
     /// Build the Debian package (target/debian/opd-gateway_*.deb).
     Package,
     /// Check formatting and lints of the host and eBPF crates.
@@ -79,10 +83,17 @@ fn main() -> Result<()> {
             let objs = privileged_setup(&root, "the demo")?;
             run_testbed_bin(&root, &objs, "opd-demo", &args)?;
         }
-        Cmd::Bench => {
+        Cmd::Bench { sections } => {
             let objs = privileged_setup(&root, "the benchmarks")?;
-            let out = root.join("BENCHMARKS.md").to_string_lossy().into_owned();
-            run_testbed_bin(&root, &objs, "opd-bench", &[out])?;
+            // A partial run must not replace the report of a whole one.
+            let out = if sections.is_empty() {
+                "BENCHMARKS.md"
+            } else {
+                "target/BENCHMARKS-partial.md"
+            };
+            let mut args = vec![root.join(out).to_string_lossy().into_owned()];
+            args.extend(sections);
+            run_testbed_bin(&root, &objs, "opd-bench", &args)?;
         }
         Cmd::Package => {
             setup_toolchain(&root)?;
