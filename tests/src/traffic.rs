@@ -28,10 +28,22 @@ pub struct Flood {
     pub delay: Duration,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct FloodReport {
     pub sent: u64,
     pub send_errors: u64,
+    /// When each datagram left: a gap at the receiver only counts where the sender sent.
+    pub times: Vec<Instant>,
+}
+
+impl FloodReport {
+    /// Datagrams sent in `[from, to)`.
+    pub fn sent_between(&self, from: Instant, to: Instant) -> usize {
+        self.times
+            .iter()
+            .filter(|t| **t >= from && **t < to)
+            .count()
+    }
 }
 
 impl Flood {
@@ -70,7 +82,10 @@ impl Flood {
             while report.sent + report.send_errors < due && batch < 4096 {
                 batch += 1;
                 match sock.send_to(&payload, self.to) {
-                    Ok(_) => report.sent += 1,
+                    Ok(_) => {
+                        report.sent += 1;
+                        report.times.push(Instant::now());
+                    }
                     Err(_) => report.send_errors += 1,
                 }
             }
@@ -99,6 +114,25 @@ impl Arrivals {
             t += bin;
         }
         out
+    }
+
+    /// The lowest delivered rate (bits/s) over `bin`-long bins of `[from, to)` in which the
+    /// sender sent at least half of what it sends in a bin on average: a bin where the host
+    /// itself stalled (nothing sent) says nothing about the gateway.
+    pub fn lowest_rate_while_sending(
+        &self,
+        sender: &FloodReport,
+        from: Instant,
+        to: Instant,
+        bin: Duration,
+    ) -> f64 {
+        let bins = ((to - from).as_secs_f64() / bin.as_secs_f64()) as u32;
+        let expected = sender.sent_between(from, to) as f64 / bins.max(1) as f64;
+        (0..bins)
+            .map(|k| (from + bin * k, from + bin * (k + 1)))
+            .filter(|&(a, b)| sender.sent_between(a, b) as f64 >= expected / 2.0)
+            .map(|(a, b)| self.frame_rate(a, b))
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Delivered rate in bits/s of whole tagged frames, over `[from, to)`.
@@ -134,22 +168,74 @@ pub fn receive(
                 size_of::<libc::c_int>() as u32,
             )
         };
+        // Arrival times from the kernel (when the datagram reached the socket), so a
+        // receiving thread that was not scheduled for a while does not shift them.
+        let on: libc::c_int = 1;
+        // SAFETY: as above.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as u32,
+            )
+        };
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
         ready_tx.send(()).unwrap();
         let mut buf = vec![0u8; 65536];
         let mut times = Vec::with_capacity(1 << 16);
         while Instant::now() < until {
-            if let Ok(n) = sock.recv(&mut buf)
+            if let Some((n, at)) = recv_stamped(&sock, &mut buf)
                 && n == payload
             {
-                times.push(Instant::now());
+                times.push(at);
             }
         }
         Arrivals { times, payload }
     });
     ready_rx.recv().expect("receiver started");
     handle
+}
+
+/// One datagram and the moment the kernel received it (SCM_TIMESTAMPNS, wall clock),
+/// mapped onto `Instant`; the moment of reading where the kernel gave none.
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, Instant)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 16];
+    // SAFETY: zeroed msghdr with valid pointers to the buffers above.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&control);
+    // SAFETY: a valid socket and message header.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
+    if n < 0 {
+        return None;
+    }
+    let now = Instant::now();
+    let mut at = now;
+    // SAFETY: walking the control messages the kernel wrote into `control`.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                let stamped = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                at = now.checked_sub(wall.saturating_sub(stamped)).unwrap_or(now);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Some((n as usize, at))
 }
 
 /// Waits until `ns` can reach `ip` (ARP resolved through the gateway), bounded.
