@@ -3,16 +3,11 @@
 //! Needs root; run by `cargo xtask test`.
 
 use std::{
-    net::SocketAddrV4,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use opd_testbed::{
-    Forwarding, Process, SimNetwork, TempDir, http_get,
-    traffic::{Flood, receive, wait_reachable},
-    url_encode,
-};
+use opd_testbed::{Forwarding, Process, SimNetwork, Stream, TempDir, Way, http_get, url_encode};
 
 const METRICS: &str = "127.0.0.1:9477";
 const PROMETHEUS: &str = "127.0.0.1:9090";
@@ -31,35 +26,14 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     let dir = TempDir::new("metrics");
     let path = dir.write("policy.toml", &policy);
     let _gw = net.start_gateway(&path, "0s");
-    for &vid in &vids {
-        let h = net.vlan(vid);
-        wait_reachable(&h.agency_side, h.upstream_ip);
-    }
+    net.wait_reachable(&vids);
     let total = Duration::from_secs(16);
     let start = Instant::now();
-    let mut receivers = Vec::new();
-    let mut senders = Vec::new();
-    for (&vid, mbps) in vids.iter().zip(limits) {
-        let h = net.vlan(vid);
-        let addr = SocketAddrV4::new(h.agency_ip, 5001);
-        receivers.push(receive(
-            &h.agency_side,
-            addr,
-            1400,
-            start + total + Duration::from_millis(300),
-        ));
-        senders.push(
-            Flood {
-                to: addr,
-                payload: 1400,
-                frame_bits_per_second: 2.0 * mbps * 1e6,
-                duration: total,
-                cpu: None,
-                delay: Duration::ZERO,
-            }
-            .start(&h.upstream_side),
-        );
-    }
+    let flows: Vec<Stream> = vids
+        .iter()
+        .zip(limits)
+        .map(|(&vid, mbps)| net.steady_stream(vid, Way::Download, start, total, 2.0 * mbps * 1e6))
+        .collect();
 
     // The exposition as the daemon serves it, checked by Prometheus's own linter.
     std::thread::sleep(Duration::from_secs(2));
@@ -210,11 +184,8 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
         table.contains("vlan130") && table.contains("DOWNLOAD") && table.contains("24.0"),
         "{table}"
     );
-    for s in senders {
-        s.join().expect("sender");
-    }
-    for r in receivers {
-        r.join().expect("receiver");
+    for f in flows {
+        f.finish();
     }
 }
 

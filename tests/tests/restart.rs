@@ -3,15 +3,11 @@
 //! it with no gap and no reset of counters. Needs root; run by `cargo xtask test`.
 
 use std::{
-    net::SocketAddrV4,
     process::Command,
     time::{Duration, Instant},
 };
 
-use opd_testbed::{
-    Forwarding, SimNetwork, TempDir, http_get,
-    traffic::{Arrivals, Flood, receive, wait_reachable},
-};
+use opd_testbed::{Forwarding, SimNetwork, Stream, TempDir, Way, http_get, traffic::Arrivals};
 
 const MBPS: f64 = 1e6;
 
@@ -40,35 +36,13 @@ fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
     let dir = TempDir::new("restart");
     let path = dir.write("policy.toml", &policy);
     let mut gw = net.start_gateway(&path, "0s");
-    for vid in [110, 120] {
-        let h = net.vlan(vid);
-        wait_reachable(&h.agency_side, h.upstream_ip);
-    }
+    net.wait_reachable(&[110, 120]);
     let start = Instant::now() + Duration::from_millis(200);
     let total = Duration::from_secs(17);
-    let mut receivers = Vec::new();
-    let mut senders = Vec::new();
-    for vid in [110u16, 120] {
-        let h = net.vlan(vid);
-        let addr = SocketAddrV4::new(h.agency_ip, 5001);
-        receivers.push(receive(
-            &h.agency_side,
-            addr,
-            1400,
-            start + total + Duration::from_millis(300),
-        ));
-        senders.push(
-            Flood {
-                to: addr,
-                payload: 1400,
-                frame_bits_per_second: 50.0 * MBPS,
-                duration: total,
-                cpu: None,
-                delay: Duration::ZERO,
-            }
-            .start(&h.upstream_side),
-        );
-    }
+    let flows: Vec<Stream> = [110u16, 120]
+        .iter()
+        .map(|&vid| net.steady_stream(vid, Way::Download, start, total, 50.0 * MBPS))
+        .collect();
     std::thread::sleep((start + Duration::from_secs(4)).saturating_duration_since(Instant::now()));
     let before = passed_totals(&net);
     // A crash: no chance to clean up.
@@ -81,19 +55,13 @@ fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
     let attached = Instant::now();
     std::thread::sleep(Duration::from_millis(1500));
     let after = passed_totals(&net);
-    let sent: Vec<_> = senders
-        .into_iter()
-        .map(|s| s.join().expect("sender"))
-        .collect();
-    let got: Vec<Arrivals> = receivers
-        .into_iter()
-        .map(|r| r.join().expect("receiver"))
-        .collect();
+    let (got, sent): (Vec<Arrivals>, Vec<_>) = flows.into_iter().map(Stream::finish).unzip();
+    let sent: Vec<_> = sent.into_iter().map(|mut s| s.remove(0)).collect();
     let log = gw2.log();
     drop(gw2);
 
     let w = |a: &Arrivals, from: Instant, to: Instant| a.frame_rate(from, to) / MBPS;
-    // The floods started just before `start`; stay clear of their last moments.
+    // Stay clear of the floods' last moments.
     let end = start + total - Duration::from_millis(500);
     let running = [
         w(&got[0], start + Duration::from_secs(2), killed),
@@ -226,8 +194,7 @@ fn pinned_maps_of_another_layout_are_replaced() {
         String::from_utf8_lossy(&out.stderr)
     );
     let gw = net.start_gateway(&path, "0s");
-    let h = net.vlan(110);
-    wait_reachable(&h.agency_side, h.upstream_ip);
+    net.wait_reachable(&[110]);
     let log = gw.log();
     assert!(
         log.contains("pinned maps of another layout replaced") && log.contains("OPD_LIMITS"),
@@ -235,23 +202,19 @@ fn pinned_maps_of_another_layout_are_replaced() {
     );
     // Enforcing with maps of this build: 8 Mbps held.
     let start = Instant::now();
-    let addr = SocketAddrV4::new(h.agency_ip, 5001);
-    let r = receive(&h.agency_side, addr, 1400, start + Duration::from_secs(4));
-    Flood {
-        to: addr,
-        payload: 1400,
-        frame_bits_per_second: 16.0 * MBPS,
-        duration: Duration::from_millis(3700),
-        cpu: None,
-        delay: Duration::ZERO,
-    }
-    .start(&h.upstream_side)
-    .join()
-    .expect("sender");
-    let got = r.join().expect("receiver").frame_rate(
-        start + Duration::from_secs(1),
-        start + Duration::from_millis(3600),
-    ) / MBPS;
+    let got =
+        net.steady_stream(
+            110,
+            Way::Download,
+            start,
+            Duration::from_millis(3700),
+            16.0 * MBPS,
+        )
+        .arrivals()
+        .frame_rate(
+            start + Duration::from_secs(1),
+            start + Duration::from_millis(3600),
+        ) / MBPS;
     eprintln!("after replacing the stale map: {got:.2} Mbps of 8");
     assert!((got / 8.0 - 1.0).abs() <= 0.04, "{got}");
 }

@@ -3,19 +3,12 @@
 //! Needs root; run by `cargo xtask test`.
 
 use std::{
-    net::SocketAddrV4,
     path::Path,
-    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use opd_testbed::{
-    Forwarding, SimNetwork, TempDir,
-    traffic::{Arrivals, Flood, receive, wait_reachable},
-};
+use opd_testbed::{Forwarding, Phase, SimNetwork, Stream, TempDir, Way, traffic::Arrivals};
 
-const PAYLOAD: usize = 1400;
-const PORT: u16 = 5001;
 const MBPS: f64 = 1e6;
 
 /// A site with a small uplink so a few floods oversubscribe it, re-divided every 500 ms.
@@ -30,63 +23,6 @@ fn agency(id: &str, vid: u16, tier: &str, down: &str) -> String {
     format!(
         "\n[[agency]]\nid = \"{id}\"\ntier = \"{tier}\"\nvlans = [{vid}]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ {down} }}\n"
     )
-}
-
-/// Downloads towards one VLAN's agency host: floods from its upstream host, one per
-/// (start offset, duration, bits/s), and a receiver timestamping what arrives.
-struct Downloads {
-    senders: Vec<JoinHandle<opd_testbed::traffic::FloodReport>>,
-    receiver: JoinHandle<Arrivals>,
-}
-
-fn downloads(
-    net: &SimNetwork,
-    vid: u16,
-    start: Instant,
-    until: Instant,
-    plan: &[(Duration, Duration, f64)],
-) -> Downloads {
-    let h = net.vlan(vid);
-    let addr = SocketAddrV4::new(h.agency_ip, PORT);
-    let receiver = receive(&h.agency_side, addr, PAYLOAD, until);
-    let senders = plan
-        .iter()
-        .filter(|p| p.2 > 0.0)
-        .map(|&(offset, duration, bps)| {
-            Flood {
-                to: addr,
-                payload: PAYLOAD,
-                frame_bits_per_second: bps,
-                duration,
-                cpu: None,
-                delay: (start + offset).saturating_duration_since(Instant::now()),
-            }
-            .start(&h.upstream_side)
-        })
-        .collect();
-    Downloads { senders, receiver }
-}
-
-impl Downloads {
-    fn finish(self) -> Arrivals {
-        self.finish_with_senders().0
-    }
-
-    fn finish_with_senders(self) -> (Arrivals, Vec<opd_testbed::traffic::FloodReport>) {
-        let sent = self
-            .senders
-            .into_iter()
-            .map(|s| s.join().expect("sender"))
-            .collect();
-        (self.receiver.join().expect("receiver"), sent)
-    }
-}
-
-fn reachable(net: &SimNetwork, vids: &[u16]) {
-    for &vid in vids {
-        let h = net.vlan(vid);
-        wait_reachable(&h.agency_side, h.upstream_ip);
-    }
 }
 
 #[test]
@@ -111,7 +47,7 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
     let dir = TempDir::new("policy");
     let path = dir.write("policy.toml", &policy);
     let gw = net.start_gateway(&path, "2s");
-    reachable(&net, &[110, 120, 130]);
+    net.wait_reachable(&[110, 120, 130]);
 
     // Offered download per phase (Mbps): every phase oversubscribes the uplink.
     let phase = Duration::from_secs(6);
@@ -122,17 +58,28 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
     ];
     let start = Instant::now() + Duration::from_millis(300);
     let end = start + phase * 3;
-    let flows: Vec<Downloads> = [110u16, 120, 130]
+    let flows: Vec<Stream> = [110u16, 120, 130]
         .iter()
         .enumerate()
         .map(|(i, &vid)| {
-            let plan: Vec<_> = (0..3)
-                .map(|p| (phase * p as u32, phase, offered[p][i] * MBPS))
+            let phases: Vec<Phase> = (0..3)
+                .map(|p| Phase {
+                    offset: phase * p as u32,
+                    duration: phase,
+                    bits_per_second: offered[p][i] * MBPS,
+                })
                 .collect();
-            downloads(&net, vid, start, end + Duration::from_millis(500), &plan)
+            net.stream(
+                vid,
+                Way::Download,
+                1400,
+                start,
+                end + Duration::from_millis(500),
+                &phases,
+            )
         })
         .collect();
-    let got: Vec<Arrivals> = flows.into_iter().map(Downloads::finish).collect();
+    let got: Vec<Arrivals> = flows.into_iter().map(Stream::arrivals).collect();
     let guaranteed = [10.0 * MBPS, 15.0 * MBPS, 0.0];
     let names = ["rsud", "disdik", "wifi"];
     let mut failures = Vec::new();
@@ -234,20 +181,12 @@ fn a_stopped_daemon_falls_back_to_the_static_division_at_expiry() {
     let dir = TempDir::new("policy");
     let path = dir.write("policy.toml", &policy);
     let mut gw = net.start_gateway(&path, "0s");
-    reachable(&net, &[110, 120]);
+    net.wait_reachable(&[110, 120]);
     let start = Instant::now() + Duration::from_millis(200);
     let total = Duration::from_secs(16);
-    let flows: Vec<Downloads> = [110u16, 120]
+    let flows: Vec<Stream> = [110u16, 120]
         .iter()
-        .map(|&vid| {
-            downloads(
-                &net,
-                vid,
-                start,
-                start + total + Duration::from_millis(300),
-                &[(Duration::ZERO, total, 50.0 * MBPS)],
-            )
-        })
+        .map(|&vid| net.steady_stream(vid, Way::Download, start, total, 50.0 * MBPS))
         .collect();
     // Running: guarantees plus an equal part of the rest: 24.5 and 34.5 Mbps.
     std::thread::sleep((start + Duration::from_secs(5)).saturating_duration_since(Instant::now()));
@@ -256,7 +195,7 @@ fn a_stopped_daemon_falls_back_to_the_static_division_at_expiry() {
     std::thread::sleep(Duration::from_secs(6));
     let resumed = Instant::now();
     gw.signal(libc::SIGCONT);
-    let got: Vec<Arrivals> = flows.into_iter().map(Downloads::finish).collect();
+    let got: Vec<Arrivals> = flows.into_iter().map(Stream::arrivals).collect();
     assert!(
         gw.running(),
         "the daemon must survive being stopped and continued"
@@ -336,24 +275,16 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
         &format!("{}{}", a("10Mbps"), b("120")),
     );
     let mut gw = net.start_gateway(&dir.0, "0s");
-    reachable(&net, &[110, 120]);
+    net.wait_reachable(&[110, 120]);
 
     // Every VLAN floods at 30 Mbps for the whole test.
     let step = Duration::from_secs(4);
     let steps = 6;
     let start = Instant::now() + Duration::from_millis(200);
     let total = step * steps;
-    let flows: Vec<Downloads> = vids
+    let flows: Vec<Stream> = vids
         .iter()
-        .map(|&vid| {
-            downloads(
-                &net,
-                vid,
-                start,
-                start + total + Duration::from_millis(300),
-                &[(Duration::ZERO, total, 30.0 * MBPS)],
-            )
-        })
+        .map(|&vid| net.steady_stream(vid, Way::Download, start, total, 30.0 * MBPS))
         .collect();
     let at = |k: u32| start + step * k;
     let wait_until = |t: Instant| std::thread::sleep(t.saturating_duration_since(Instant::now()));
@@ -395,10 +326,7 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
     wait_until(at(5));
     save(&dir.0, "agencies.toml", &format!("{}{d}", b("120, 130")));
     marks.push(Instant::now());
-    let (got, sent): (Vec<Arrivals>, Vec<_>) = flows
-        .into_iter()
-        .map(Downloads::finish_with_senders)
-        .unzip();
+    let (got, sent): (Vec<Arrivals>, Vec<_>) = flows.into_iter().map(Stream::finish).unzip();
     assert!(
         gw.running(),
         "the daemon must keep running through bad and good reloads"

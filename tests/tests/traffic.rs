@@ -7,12 +7,11 @@ use std::{
 };
 
 use opd_testbed::{
-    Forwarding, SimNetwork, TempDir,
-    traffic::{Flood, receive, wait_reachable},
+    Forwarding, STREAM_PORT, SimNetwork, TempDir, Way,
+    traffic::{Flood, receive},
 };
 
 const PAYLOAD: usize = 1400;
-const PORT: u16 = 5001;
 /// Sending starts, the gateway's buckets drain their burst, then the window is measured.
 const WARMUP: Duration = Duration::from_millis(1500);
 const WINDOW: Duration = Duration::from_secs(4);
@@ -54,38 +53,24 @@ fn flood_and_measure(
 ) -> Vec<Measured> {
     let total = WARMUP + WINDOW + Duration::from_millis(500);
     let start = Instant::now();
-    let mut receivers = Vec::new();
-    let mut senders = Vec::new();
-    for &(vid, up, down) in specs {
-        let h = net.vlan(vid);
-        let (from, to, to_ip) = if upload {
-            (&h.agency_side, &h.upstream_side, h.upstream_ip)
-        } else {
-            (&h.upstream_side, &h.agency_side, h.agency_ip)
-        };
-        let limit = if upload { up } else { down };
-        let addr = SocketAddrV4::new(to_ip, PORT);
-        receivers.push(receive(
-            to,
-            addr,
-            PAYLOAD,
-            start + total + Duration::from_millis(300),
-        ));
-        let mbps = offered(limit);
-        let flood = Flood {
-            to: addr,
-            payload: PAYLOAD,
-            frame_bits_per_second: mbps * 1e6,
-            duration: total,
-            cpu: None,
-            delay: Duration::ZERO,
-        };
-        senders.push((vid, limit, mbps, flood.start(from)));
-    }
+    let way = if upload { Way::Upload } else { Way::Download };
+    let flows: Vec<_> = specs
+        .iter()
+        .map(|&(vid, up, down)| {
+            let limit = if upload { up } else { down };
+            let mbps = offered(limit);
+            (
+                vid,
+                limit,
+                mbps,
+                net.steady_stream(vid, way, start, total, mbps * 1e6),
+            )
+        })
+        .collect();
     let mut out = Vec::new();
-    for ((vid, limit, mbps, s), r) in senders.into_iter().zip(receivers) {
-        let report = s.join().expect("sender");
-        let arrivals = r.join().expect("receiver");
+    for (vid, limit, mbps, flow) in flows {
+        let (arrivals, sent) = flow.finish();
+        let report = &sent[0];
         let from = start + WARMUP;
         let delivered = arrivals.frame_rate(from, from + WINDOW) / 1e6;
         eprintln!(
@@ -140,10 +125,7 @@ fn three_agencies_and_an_unlimited_one(forwarding: Forwarding, upload: bool) {
     let dir = TempDir::new("policy");
     let policy = write_policy(&dir, forwarding, &specs);
     let mut gw = net.start_gateway(&policy, "0s");
-    for &(vid, ..) in &specs {
-        let h = net.vlan(vid);
-        wait_reachable(&h.agency_side, h.upstream_ip);
-    }
+    net.wait_reachable(&specs.map(|s| s.0));
     // Twice each limit; the unlimited agency offers 30 Mbps and must get all of it.
     let results = flood_and_measure(&net, &specs, upload, |l| l.map_or(30.0, |l| 2.0 * l as f64));
     assert!(gw.running(), "opd-gateway exited during the test");
@@ -206,11 +188,11 @@ fn one_agency_sending_from_two_cpus_is_held_to_one_rate() {
     let dir = TempDir::new("policy");
     let policy = write_policy(&dir, Forwarding::Redirect, &specs);
     let _gw = net.start_gateway(&policy, "0s");
+    net.wait_reachable(&[110]);
     let h = net.vlan(110);
-    wait_reachable(&h.agency_side, h.upstream_ip);
     let total = WARMUP + WINDOW + Duration::from_millis(500);
     let start = Instant::now();
-    let addr = SocketAddrV4::new(h.upstream_ip, PORT);
+    let addr = SocketAddrV4::new(h.upstream_ip, STREAM_PORT);
     let r = receive(
         &h.upstream_side,
         addr,
@@ -284,8 +266,8 @@ fn tcp_through_a_policed_agency_completes() {
     let dir = TempDir::new("policy");
     let policy = write_policy(&dir, Forwarding::Redirect, &specs);
     let _gw = net.start_gateway(&policy, "0s");
+    net.wait_reachable(&[110]);
     let h = net.vlan(110);
-    wait_reachable(&h.agency_side, h.upstream_ip);
     let mut server = opd_testbed::Process::spawn(
         {
             let mut c = h.upstream_side.command("iperf3");

@@ -21,10 +21,10 @@ use opd_gateway::{
     policy,
 };
 use opd_testbed::{
-    Forwarding, SimNetwork, TempDir, env_path,
+    Forwarding, SimNetwork, TempDir, Way, env_path,
     frames::{self, Frame},
     require_root,
-    traffic::{Flood, receive, wait_reachable},
+    traffic::{Flood, receive},
 };
 
 /// Median and the spread (min–max) of a sample.
@@ -170,10 +170,8 @@ fn forwarding_pps(mode: &str) -> f64 {
     }
     let path = dir.write("p.toml", &text);
     let _gw = (mode != "none").then(|| net.start_gateway(&path, "0s"));
-    for vid in vids {
-        let h = net.vlan(vid);
-        wait_reachable(&h.agency_side, h.upstream_ip);
-    }
+    net.wait_reachable(&vids);
+    // Pinned senders, one per CPU: streams' senders are not pinned.
     let payload = 64 - opd_testbed::traffic::TAGGED_OVERHEAD;
     let run = Duration::from_secs(4);
     let start = Instant::now();
@@ -365,35 +363,23 @@ fn accuracy(report: &mut String) {
             );
             let path = dir.write("p.toml", &text);
             let _gw = net.start_gateway(&path, "0s");
-            let h = net.vlan(110);
-            wait_reachable(&h.agency_side, h.upstream_ip);
+            net.wait_reachable(&[110]);
             let run = Duration::from_secs(5);
-            let start = Instant::now();
-            let addr = SocketAddrV4::new(h.agency_ip, 5001);
-            let rx = receive(
-                &h.agency_side,
-                addr,
-                1400,
-                start + run + Duration::from_millis(300),
+            let flow = net.steady_stream(
+                110,
+                Way::Download,
+                Instant::now(),
+                run,
+                2.0 * mbps as f64 * 1e6,
             );
-            let tx = Flood {
-                to: addr,
-                payload: 1400,
-                frame_bits_per_second: 2.0 * mbps as f64 * 1e6,
-                duration: run,
-                cpu: None,
-                delay: Duration::ZERO,
-            }
-            .start(&h.upstream_side);
             std::thread::sleep(Duration::from_millis(1500));
             let (b0, t0) = (passed_bytes(&net, "a", "download"), Instant::now());
             std::thread::sleep(Duration::from_secs(3));
             let (b1, t1) = (passed_bytes(&net, "a", "download"), Instant::now());
-            let report = tx.join().expect("sender");
-            rx.join().expect("receiver");
+            let (_, sent) = flow.finish();
             let delivered = (b1 - b0) * 8.0 / (t1 - t0).as_secs_f64();
             ratios.push(delivered / (mbps as f64 * 1e6));
-            offered.push(report.sent as f64 * 1446.0 * 8.0 / run.as_secs_f64() / 1e6);
+            offered.push(sent[0].sent as f64 * 1446.0 * 8.0 / run.as_secs_f64() / 1e6);
         }
         let (r, o) = (stats(ratios), stats(offered));
         let line = format!(
@@ -440,10 +426,7 @@ fn daemon_cost(report: &mut String) {
     let path = dir.write("p.toml", &text);
     let gw = net.start_gateway(&path, "0s");
     let pid = gw.child.as_ref().expect("running").id();
-    for &vid in &active {
-        let h = net.vlan(vid);
-        wait_reachable(&h.agency_side, h.upstream_ip);
-    }
+    net.wait_reachable(&active);
     let measure = |secs: u64| {
         let (_, c0) = rss_and_cpu(pid);
         std::thread::sleep(Duration::from_secs(secs));
@@ -454,30 +437,14 @@ fn daemon_cost(report: &mut String) {
     let idle = measure(8);
     let start = Instant::now();
     let run = Duration::from_secs(12);
-    let mut flows = Vec::new();
-    for &vid in &active {
-        let h = net.vlan(vid);
-        let addr = SocketAddrV4::new(h.agency_ip, 5001);
-        flows.push(receive(
-            &h.agency_side,
-            addr,
-            1400,
-            start + run + Duration::from_millis(300),
-        ));
-        let _ = Flood {
-            to: addr,
-            payload: 1400,
-            frame_bits_per_second: 40e6,
-            duration: run,
-            cpu: None,
-            delay: Duration::ZERO,
-        }
-        .start(&h.upstream_side);
-    }
+    let flows: Vec<_> = active
+        .iter()
+        .map(|&vid| net.steady_stream(vid, Way::Download, start, run, 40e6))
+        .collect();
     std::thread::sleep(Duration::from_secs(2));
     let busy = measure(8);
     for f in flows {
-        f.join().expect("receiver");
+        f.finish();
     }
     let _ = writeln!(
         report,

@@ -8,7 +8,6 @@
 //! got in each phase. Everything is removed on exit, also on Ctrl-C.
 
 use std::{
-    net::SocketAddrV4,
     path::PathBuf,
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
@@ -17,9 +16,9 @@ use std::{
 use opd_gateway::metrics::Status;
 use opd_gateway::policy::{self, Direction, Tier};
 use opd_testbed::{
-    Forwarding, SimNetwork, TempDir, http_get,
+    Forwarding, Phase, SimNetwork, Stream, TempDir, Way, http_get,
     plot::{Series, svg},
-    traffic::{Arrivals, Flood, receive, wait_reachable},
+    traffic::Arrivals,
 };
 
 const DEFAULT_POLICY: &str = include_str!("../../../policies/simulated-regency.toml");
@@ -119,10 +118,7 @@ fn main() {
     );
     let net = SimNetwork::new(&vids, forwarding);
     let mut gw = net.start_gateway(&path, "3s");
-    for &vid in &vids {
-        let h = net.vlan(vid);
-        wait_reachable(&h.agency_side, h.upstream_ip);
-    }
+    net.wait_reachable(&vids);
     let capacity = policy.site.capacity[Direction::Download.index()];
     let phase_len = duration / 3;
     println!(
@@ -134,39 +130,26 @@ fn main() {
 
     let start = Instant::now() + Duration::from_millis(200);
     let end = start + phase_len * 3;
-    let mut flows = Vec::new();
-    for (agency, &vid) in policy.agencies.iter().zip(&vids) {
-        let h = net.vlan(vid);
-        let addr = SocketAddrV4::new(h.agency_ip, 5001);
-        let rx = receive(
-            &h.agency_side,
-            addr,
-            PAYLOAD,
-            end + Duration::from_millis(300),
-        );
-        let g = agency.limits[Direction::Download.index()].guaranteed;
-        let mut senders = Vec::new();
-        for phase in 0..3 {
-            let bps = offered(&agency.id, agency.tier, g, capacity, phase);
-            if bps == 0 {
-                continue;
-            }
-            let delay =
-                (start + phase_len * phase as u32).saturating_duration_since(Instant::now());
-            senders.push(
-                Flood {
-                    to: addr,
-                    payload: PAYLOAD,
-                    frame_bits_per_second: bps as f64,
+    let flows: Vec<(&policy::Agency, Stream)> = policy
+        .agencies
+        .iter()
+        .zip(&vids)
+        .map(|(agency, &vid)| {
+            let g = agency.limits[Direction::Download.index()].guaranteed;
+            let phases: Vec<Phase> = (0..3)
+                .map(|p| Phase {
+                    offset: phase_len * p as u32,
                     duration: phase_len,
-                    cpu: None,
-                    delay,
-                }
-                .start(&h.upstream_side),
-            );
-        }
-        flows.push((agency, senders, rx));
-    }
+                    bits_per_second: offered(&agency.id, agency.tier, g, capacity, p) as f64,
+                })
+                .collect();
+            let until = end + Duration::from_millis(300);
+            (
+                agency,
+                net.stream(vid, Way::Download, PAYLOAD, start, until, &phases),
+            )
+        })
+        .collect();
     println!(
         "Prometheus metrics: `ip netns exec {} curl -s http://127.0.0.1:9477/metrics`; \
          the live table: `ip netns exec {} {} status --watch`\n",
@@ -208,11 +191,8 @@ fn main() {
     write_plot(&plot_file, &policy, &samples, phase_len);
 
     let mut results: Vec<(&policy::Agency, Arrivals)> = Vec::new();
-    for (agency, senders, rx) in flows {
-        for s in senders {
-            s.join().expect("sender");
-        }
-        results.push((agency, rx.join().expect("receiver")));
+    for (agency, stream) in flows {
+        results.push((agency, stream.arrivals()));
     }
     println!(
         "\nWhat each agency received (download Mbps, whole frames; each phase after its first 2 s):"
