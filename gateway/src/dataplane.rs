@@ -218,14 +218,6 @@ where
 }
 
 impl Dataplane {
-    /// Loads the embedded programs into the kernel (verifying them) without attaching them.
-    pub fn load() -> Result<Self> {
-        if PROGRAMS.is_empty() {
-            return Err(DataplaneError::NotBuilt);
-        }
-        Self::load_object(PROGRAMS)
-    }
-
     /// Loads programs from an object file (tests and tools built apart from the daemon).
     pub fn load_file(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| {
@@ -617,12 +609,6 @@ impl Dataplane {
         Ok(())
     }
 
-    /// True if the programs are attached through links pinned in bpffs: they stay attached
-    /// when this process exits, until `opd-gateway detach` removes them.
-    pub fn is_pinned(&self) -> bool {
-        self.pin_dir.is_some()
-    }
-
     /// Detaches the programs from the ports. Frames then flow unpoliced (or not at all in
     /// redirect mode without a bridge).
     pub fn detach(&mut self) -> std::result::Result<(), ProgramError> {
@@ -676,25 +662,6 @@ impl Dataplane {
         direction: u32,
     ) -> std::result::Result<Counters, MapError> {
         sum(&self.other_stats, reason * DIRECTIONS + direction)
-    }
-
-    /// Counters of one agency and direction per CPU (to see which CPUs policed it).
-    pub fn agency_counters_per_cpu(
-        &self,
-        agency: u32,
-        direction: u32,
-    ) -> std::result::Result<Vec<Counters>, MapError> {
-        Ok(self
-            .agency_stats
-            .get(&agency_slot(agency, direction), 0)?
-            .iter()
-            .copied()
-            .collect())
-    }
-
-    /// The limits in force for an agency and direction.
-    pub fn limit(&self, agency: u32, direction: u32) -> std::result::Result<LimitEntry, MapError> {
-        self.limits.get(&agency_slot(agency, direction), 0)
     }
 }
 
