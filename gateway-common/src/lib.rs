@@ -108,8 +108,10 @@ pub struct Counters {
     pub passed_bytes: u64,
     pub dropped_packets: u64,
     pub dropped_bytes: u64,
+    /// Passed frames marked ECN Congestion Experienced (counted in `passed_*` too).
+    pub marked_packets: u64,
 }
-const _: () = assert!(size_of::<Counters>() == 32);
+const _: () = assert!(size_of::<Counters>() == 40);
 
 impl Counters {
     pub fn add(&mut self, other: &Counters) {
@@ -117,6 +119,7 @@ impl Counters {
         self.passed_bytes = self.passed_bytes.wrapping_add(other.passed_bytes);
         self.dropped_packets = self.dropped_packets.wrapping_add(other.dropped_packets);
         self.dropped_bytes = self.dropped_bytes.wrapping_add(other.dropped_bytes);
+        self.marked_packets = self.marked_packets.wrapping_add(other.marked_packets);
     }
 }
 

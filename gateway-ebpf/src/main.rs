@@ -99,8 +99,24 @@ enum Class {
     /// Link-local or neighbour-resolution traffic: never policed. Link-local frames (STP,
     /// LLDP, LACP) belong to this link, as in any bridge; the rest is forwarded.
     Control { link_local: bool },
-    /// Classified (0 = no agency: untagged or unknown VLAN).
-    Agency(AgencyRef),
+    /// Classified (0 = no agency: untagged or unknown VLAN), with the EtherType after the
+    /// tags and the offset of the network header.
+    Agency {
+        found: AgencyRef,
+        proto: u16,
+        off: usize,
+    },
+}
+
+/// The policer's verdict on one frame.
+#[derive(PartialEq, Eq)]
+enum Verdict {
+    Drop,
+    Pass,
+    /// Passes, but the bucket is more than half used: the agency is at its rate. ECN-capable
+    /// frames are marked Congestion Experienced, so their senders slow down before frames
+    /// have to be dropped.
+    PassCongested,
 }
 
 #[inline(always)]
@@ -129,7 +145,7 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
                 pass(config, port)
             }
         }
-        Class::Agency(found) => {
+        Class::Agency { found, proto, off } => {
             let agency = if found != 0 {
                 found - 1
             } else {
@@ -156,12 +172,16 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
                 }
             };
             let slot = agency_slot(agency, dir);
-            let ok = police(slot, len);
-            count(&AGENCY_STATS, slot, len, ok);
-            if ok {
-                pass(config, port)
-            } else {
-                xdp_action::XDP_DROP
+            match police(slot, len) {
+                Verdict::Drop => {
+                    count(&AGENCY_STATS, slot, len, false);
+                    xdp_action::XDP_DROP
+                }
+                verdict => {
+                    let marked = verdict == Verdict::PassCongested && mark_ce(ctx, proto, off);
+                    count_passed(slot, len, marked);
+                    pass(config, port)
+                }
             }
         }
     }
@@ -176,6 +196,70 @@ fn pass(config: &Config, port: u32) -> u32 {
             .unwrap_or(xdp_action::XDP_PASS)
     } else {
         xdp_action::XDP_PASS
+    }
+}
+
+/// Counts a passed agency frame, and whether it was marked.
+#[inline(always)]
+fn count_passed(slot: u32, len: u64, marked: bool) {
+    if let Some(c) = AGENCY_STATS.get_ptr_mut(slot) {
+        // SAFETY: per-CPU value, and XDP runs with preemption off: no other writer.
+        let c = unsafe { &mut *c };
+        c.passed_packets += 1;
+        c.passed_bytes += len;
+        if marked {
+            c.marked_packets += 1;
+        }
+    }
+}
+
+/// Sets ECN Congestion Experienced on an ECN-capable IPv4 or IPv6 packet (RFC 3168),
+/// keeping the IPv4 header checksum right; anything else is left alone. True if marked.
+#[inline(always)]
+fn mark_ce(ctx: &XdpContext, proto: u16, off: usize) -> bool {
+    let (start, end) = (ctx.data(), ctx.data_end());
+    let ip = (start + off) as *mut u8;
+    match proto {
+        ETH_P_IP => {
+            if start + off + 20 > end {
+                return false;
+            }
+            // SAFETY: within the frame's linear part, checked above.
+            unsafe {
+                let (first, tos) = (*ip, *ip.add(1));
+                if tos & 3 == 0 || tos & 3 == 3 {
+                    return false; // not ECN-capable, or already marked
+                }
+                *ip.add(1) = tos | 3;
+                // Incremental update of the header checksum (RFC 1624, eqn. 3).
+                let old = u16::from_be_bytes([first, tos]) as u32;
+                let new = u16::from_be_bytes([first, tos | 3]) as u32;
+                let check = u16::from_be_bytes([*ip.add(10), *ip.add(11)]) as u32;
+                let mut sum = (!check & 0xFFFF) + (!old & 0xFFFF) + new;
+                sum = (sum & 0xFFFF) + (sum >> 16);
+                sum = (sum & 0xFFFF) + (sum >> 16);
+                let [hi, lo] = (!(sum as u16)).to_be_bytes();
+                *ip.add(10) = hi;
+                *ip.add(11) = lo;
+            }
+            true
+        }
+        ETH_P_IPV6 => {
+            if start + off + 40 > end {
+                return false;
+            }
+            // SAFETY: as above. The ECN field is bits 4–5 of the header's second byte.
+            unsafe {
+                let b = *ip.add(1);
+                let ecn = (b >> 4) & 3;
+                if ecn == 0 || ecn == 3 {
+                    return false;
+                }
+                *ip.add(1) = b | 0x30;
+            }
+            true
+        }
+        _ => false,
     }
 }
 
@@ -199,9 +283,9 @@ fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, passed: bool) {
 /// tolerance of now. One 64-bit state updated by compare-and-swap, so frames of one agency
 /// on several CPUs at once are policed against one rate, with no lost updates.
 #[inline(always)]
-fn police(slot: u32, len: u64) -> bool {
+fn police(slot: u32, len: u64) -> Verdict {
     let Some(entry) = LIMITS.get(slot) else {
-        return false;
+        return Verdict::Drop;
     };
     // One clock read per frame.
     // SAFETY: no arguments.
@@ -212,10 +296,10 @@ fn police(slot: u32, len: u64) -> bool {
         &entry.fixed
     };
     if limit.ns_per_byte_fp == 0 {
-        return true;
+        return Verdict::Pass;
     }
     let Some(bucket) = BUCKETS.get_ptr_mut(slot) else {
-        return false;
+        return Verdict::Drop;
     };
     let cost = limit.cost_ns(len);
     let horizon = now + limit.burst_ns;
@@ -240,18 +324,22 @@ fn police(slot: u32, len: u64) -> bool {
             let start = if seen > now { seen } else { now };
             let next = start + cost;
             if next > horizon {
-                return false;
+                return Verdict::Drop;
             }
             let (current, swapped) = atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
             if swapped {
-                return true;
+                return if next - now > limit.burst_ns / 2 {
+                    Verdict::PassCongested
+                } else {
+                    Verdict::Pass
+                };
             }
             seen = current;
         }
         // Still contended after 8 rounds: charge the frame without the check rather than spin.
         atomic_xadd::<u64, u64, { Relaxed }>(tat, cost);
     }
-    true
+    Verdict::PassCongested
 }
 
 /// Reads a `T` at `offset` of the frame's linear part, bounds-checked for the verifier.
@@ -337,7 +425,7 @@ fn classify(ctx: &XdpContext) -> Class {
             }
         }
     };
-    Class::Agency(found)
+    Class::Agency { found, proto, off }
 }
 
 #[inline(always)]
@@ -361,9 +449,12 @@ fn is_control(ctx: &XdpContext, proto: u16, off: usize) -> bool {
         ETH_P_IPV6 => {
             // Next header at +6; the ICMPv6 type right after the fixed 40-byte header.
             // Neighbour discovery carries no extension headers (RFC 4861 hop limit 255).
-            match (read::<u8>(ctx, off + 6), read::<u8>(ctx, off + 40)) {
-                (Some(IPPROTO_ICMPV6), Some(t)) => (133..=137).contains(&t),
-                _ => false,
+            if read::<u8>(ctx, off + 6) != Some(IPPROTO_ICMPV6) {
+                return false;
+            }
+            match read::<u8>(ctx, off + 40) {
+                Some(t) => (133..=137).contains(&t),
+                None => false,
             }
         }
         ETH_P_IP => false,

@@ -257,6 +257,12 @@ impl Exporter {
                     &labels,
                     c.dropped_packets,
                 );
+                f.counter(
+                    "opd_gateway_agency_ecn_marked_packets_total",
+                    "The agency's passed frames marked ECN Congestion Experienced: the agency was at its rate and the sender was asked to slow down instead of losing frames.",
+                    &labels,
+                    c.marked_packets,
+                );
                 let bytes = |bps: u64| bps as f64 / 8.0;
                 f.gauge(
                     "opd_gateway_agency_allocated_bytes_per_second",

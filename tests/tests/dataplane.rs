@@ -115,6 +115,7 @@ fn run(dp: &Dataplane, policy: &Policy, program: &str, frame: &[u8]) -> Outcome 
                     passed_bytes: a.1.passed_bytes - b.1.passed_bytes,
                     dropped_packets: a.1.dropped_packets - b.1.dropped_packets,
                     dropped_bytes: a.1.dropped_bytes - b.1.dropped_bytes,
+                    marked_packets: a.1.marked_packets - b.1.marked_packets,
                 },
             )
         })
@@ -462,4 +463,114 @@ fn a_rate_raised_after_a_stop_applies_at_once() {
         passed_fast as f64 >= 0.9 * at_rate - 1.0 && passed_fast > 0,
         "only {passed_fast} of 100 frames passed after the rate was raised; {at_rate:.0} were due"
     );
+}
+
+/// The ones' complement sum of an IPv4 header: 0xFFFF when its checksum is right.
+fn ipv4_header_sum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h[..20]
+        .chunks(2)
+        .map(|w| u16::from_be_bytes([w[0], w[1]]) as u32)
+        .sum();
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// Runs one frame and returns the verdict and the frame as the program left it.
+fn run_frame(dp: &Dataplane, program: &str, frame: &[u8]) -> (u32, Vec<u8>) {
+    let prog: &Xdp = dp.program(program).expect("program exists");
+    let mut out = vec![0u8; frame.len() + 256];
+    let r = prog
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ..Default::default()
+        })
+        .expect("BPF_PROG_TEST_RUN");
+    out.truncate(r.data_size_out as usize);
+    (r.return_value, out)
+}
+
+#[test]
+fn ecn_capable_frames_are_marked_once_the_bucket_is_half_used() {
+    let p = policy("pass", "bridge");
+    let dp = load(&p);
+    // "slow": 1 Mbps upload, a bucket of 15 180 bytes; 1000-byte frames, IPv4 at offset 18.
+    let mut ect0 = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 130).bytes();
+    ect0[18 + 1] = 0b10; // ECT(0)
+    let sum = !ipv4_header_sum(&ect0[18..38]);
+    ect0[18 + 10..18 + 12].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(ipv4_header_sum(&ect0[18..38]), 0xFFFF);
+    let mut not_ect = ect0.clone();
+    not_ect[18 + 1] = 0;
+    let sum = !{
+        not_ect[18 + 10..18 + 12].fill(0);
+        ipv4_header_sum(&not_ect[18..38])
+    };
+    not_ect[18 + 10..18 + 12].copy_from_slice(&sum.to_be_bytes());
+
+    // Half the bucket passes as sent; then frames pass marked Congestion Experienced with
+    // a checksum still right; then the rate holds and frames are dropped, marked or not.
+    let mut verdicts = Vec::new();
+    for i in 0..20 {
+        let (verdict, out) = run_frame(&dp, LAN_PROGRAM, &ect0);
+        if verdict == XDP_DROP {
+            verdicts.push('D');
+            continue;
+        }
+        assert_eq!(verdict, XDP_PASS);
+        assert_eq!(
+            ipv4_header_sum(&out[18..38]),
+            0xFFFF,
+            "frame {i}: IPv4 header checksum broken by marking"
+        );
+        assert_eq!(
+            out[..19],
+            ect0[..19],
+            "frame {i}: only the ECN field may change"
+        );
+        assert_eq!(out[20..28], ect0[20..28]);
+        assert_eq!(out[30..], ect0[30..]);
+        verdicts.push(match out[19] {
+            0b10 => 'P',
+            0b11 => 'M',
+            other => panic!("frame {i}: TOS byte {other:#x}"),
+        });
+    }
+    let verdicts: String = verdicts.into_iter().collect();
+    // 15 180 bytes of bucket: 7 frames use less than half of it, the rest of the burst is
+    // marked, and the rate (1 Mbps: a frame per 8 ms) holds the rest back.
+    assert!(
+        verdicts.starts_with("PPPPPPP"),
+        "the first half of the bucket passes unmarked: {verdicts}"
+    );
+    let marked = verdicts.matches('M').count();
+    assert!(
+        (7..=9).contains(&marked),
+        "the second half of the bucket is marked: {verdicts}"
+    );
+    assert!(
+        verdicts.ends_with("DD"),
+        "beyond the bucket, ECN-capable frames are dropped too: {verdicts}"
+    );
+    let c = dp.agency_counters(2, DIR_UPLOAD).unwrap();
+    assert_eq!(c.marked_packets, marked as u64, "{c:?}");
+
+    // A frame that is not ECN-capable passes unchanged once the rate allows it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (verdict, out) = run_frame(&dp, LAN_PROGRAM, &not_ect);
+    assert_eq!(verdict, XDP_PASS);
+    assert_eq!(out, not_ect, "a frame without ECT must not be changed");
+
+    // IPv6: ECT(1) becomes CE (no header checksum).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut v6 = Frame::ipv6_udp(1000 - 66).tag(frames::CTAG, 130).bytes();
+    v6[18] = 0x60;
+    v6[19] = 0x10; // traffic class 0x01: ECT(1)
+    let (verdict, out) = run_frame(&dp, LAN_PROGRAM, &v6);
+    assert_eq!(verdict, XDP_PASS);
+    assert_eq!(out[19], 0x30, "IPv6 ECT(1) must become CE");
+    assert_eq!(out[..19], v6[..19]);
+    assert_eq!(out[20..], v6[20..]);
 }

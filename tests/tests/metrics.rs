@@ -42,6 +42,7 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     for family in [
         "opd_gateway_agency_passed_bytes_total",
         "opd_gateway_agency_dropped_packets_total",
+        "opd_gateway_agency_ecn_marked_packets_total",
         "opd_gateway_agency_allocated_bytes_per_second",
         "opd_gateway_agency_guaranteed_bytes_per_second",
         "opd_gateway_agency_ceiling_bytes_per_second",
