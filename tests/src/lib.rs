@@ -14,6 +14,7 @@
 //! 198.18.<k>.0/24 (the benchmarking range). Everything is removed when the network is
 //! dropped, also when a test panics.
 
+pub mod delay;
 pub mod frames;
 pub mod plot;
 pub mod traffic;
@@ -29,7 +30,10 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    programs::{SchedClassifier, TcAttachType, Xdp, XdpMode},
+    programs::{
+        SchedClassifier, TcAttachType, Xdp, XdpMode,
+        tc::{NlOptions, TcAttachOptions, TcHandle},
+    },
 };
 use nix::sched::{CloneFlags, setns};
 
@@ -600,6 +604,68 @@ impl SimNetwork {
             start + duration + Duration::from_millis(300),
             &[phase],
         )
+    }
+
+    /// Shapes the gateway's ports the way an admin would without OPD Gateway: Linux HTB with
+    /// one class per agency VLAN at a fixed rate (`rate` = `ceil`, HTB's default burst and
+    /// leaf queue), downloads on `lan`'s egress and uploads on `wan`'s. Frames are classified
+    /// by VLAN with a cls_bpf filter: the stack keeps the tag beside the frame by the time it
+    /// reaches a bridge port's queue, where `u32` cannot see it, and this kernel has no
+    /// `flower`. Needs [`Forwarding::Bridge`] and no gateway running.
+    pub fn shape_with_htb(&mut self, classes: &[(u16, u64, u64)]) {
+        let obj = std::fs::read(env_path("OPD_SIM_EBPF")).expect("read OPD_SIM_EBPF");
+        for (dev, way) in [("lan", Way::Download), ("wan", Way::Upload)] {
+            let tc = |args: &str| {
+                sh(self.gateway.command("tc").args(args.split_whitespace()));
+            };
+            tc(&format!(
+                "qdisc add dev {dev} root handle 1: htb default fff"
+            ));
+            tc(&format!(
+                "class add dev {dev} parent 1: classid 1:fff htb rate 100gbit"
+            ));
+            for &(vid, up, down) in classes {
+                let bps = if way == Way::Upload { up } else { down };
+                tc(&format!(
+                    "class add dev {dev} parent 1: classid 1:{vid:x} htb rate {bps}bit ceil {bps}bit"
+                ));
+            }
+            let ebpf = self.gateway.enter(|| {
+                let mut ebpf = Ebpf::load(&obj).expect("load the simulation programs");
+                let prog: &mut SchedClassifier = ebpf
+                    .program_mut("sim_htb_classify")
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
+                prog.load().expect("load sim_htb_classify");
+                let options = TcAttachOptions::Netlink(NlOptions {
+                    classid: Some(TcHandle::new(1, 0)),
+                    ..Default::default()
+                });
+                prog.attach_with_options(dev, TcAttachType::Custom(0x0001_0000), options)
+                    .unwrap_or_else(|e| panic!("attach sim_htb_classify to {dev}: {e}"));
+                ebpf
+            });
+            self.programs.push(ebpf);
+        }
+    }
+
+    /// Puts a delay line between VLAN `vid`'s upstream host and the upstream switch, so
+    /// that everything to and from that host takes `rtt` longer (half each way).
+    pub fn delay_upstream(&self, vid: u16, rtt: Duration) -> delay::DelayLine {
+        let k = self
+            .hosts
+            .iter()
+            .position(|h| h.vid == vid)
+            .unwrap_or_else(|| panic!("no hosts on VLAN {vid}"))
+            + 1;
+        let sw = &self.switch;
+        let (port, near, far) = (format!("u{k}"), format!("dl{k}"), format!("dr{k}"));
+        sw.ip(&["link", "set", &port, "nomaster"]);
+        sw.ip(&["link", "add", &near, "type", "veth", "peer", "name", &far]);
+        sw.ip(&["link", "set", &near, "master", "wanbr", "up"]);
+        sw.ip(&["link", "set", &far, "up"]);
+        delay::DelayLine::start(sw, &port, &far, rtt / 2)
     }
 
     /// Waits until every VLAN's agency host reaches its upstream host through the gateway.

@@ -50,6 +50,24 @@ pub fn sim_tag_pop(ctx: TcContext) -> i32 {
     }
 }
 
+/// HTB classifier for the peer the benchmarks compare against: class `<major>:<vid>` by
+/// the frame's VLAN tag (kept beside the frame by the stack, where `u32` cannot see it),
+/// `<major>:fff` for untagged frames. The program gives the minor number; the filter's
+/// `classid` gives the major.
+#[classifier]
+pub fn sim_htb_classify(ctx: TcContext) -> i32 {
+    let skb = ctx.skb.skb;
+    // SAFETY: reads and a write of context fields the verifier allows for TC classifiers.
+    unsafe {
+        (*skb).tc_classid = if (*skb).vlan_present != 0 {
+            (*skb).vlan_tci & 0x0FFF
+        } else {
+            0x0FFF
+        };
+    }
+    TC_ACT_OK
+}
+
 /// Does nothing: the baseline for cost measurements, and the receiver side of redirects.
 #[xdp(frags)]
 pub fn sim_xdp_pass(_ctx: XdpContext) -> u32 {
