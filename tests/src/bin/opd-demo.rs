@@ -3,9 +3,9 @@
 //! Every agency of the policy gets a host pair on its VLAN. The scenario plays in three
 //! phases of downloads: at night only public WiFi is busy and takes the leftovers; in office
 //! hours every agency works and one downloads large updates, and public WiFi gives its share
-//! back; then the disaster agency wakes up with a surge and gets its guarantee at once. The
-//! gateway prints its per-agency table as it goes; the demo then prints what the receivers
-//! got in each phase. Everything is removed on exit, also on Ctrl-C.
+//! back; then the disaster agency wakes up with a surge and gets its guarantee at once. At
+//! every tick the demo shows the daemon's per-agency table (from its /status); at the end,
+//! what the receivers got in each phase. Everything is removed on exit, also on Ctrl-C.
 
 use std::{
     path::PathBuf,
@@ -58,6 +58,39 @@ fn offered(id: &str, tier: Tier, guaranteed: u64, capacity: u64, phase: usize) -
         (2, _, _) => guaranteed * 3 / 2,
         _ => 0,
     }
+}
+
+/// The daemon's view of every agency's download at one tick, as a table.
+fn live_table(status: &Status, t: f64, phase: &str) -> String {
+    let mbps = |bps: u64| bps as f64 / 1e6;
+    let mut out = format!(
+        "t = {t:>3.0} s, tick {} ({phase})\n{:<14} {:<9} {:>8} {:>8} {:>8} {:>8}\n",
+        status.tick, "agency", "tier", "rate", "alloc", "guarant.", "drops"
+    );
+    let (mut rate, mut alloc) = (0, 0);
+    for a in &status.agencies {
+        let d = &a.download;
+        rate += d.rate_bps;
+        alloc += d.allocated_bps;
+        out += &format!(
+            "{:<14} {:<9} {:>8.1} {:>8.1} {:>8.1} {:>8.1}\n",
+            a.id,
+            a.tier,
+            mbps(d.rate_bps),
+            mbps(d.allocated_bps),
+            mbps(d.guaranteed_bps),
+            mbps(d.dropped_bps)
+        );
+    }
+    out += &format!(
+        "{:<14} {:<9} {:>8.1} {:>8.1}  of {:.1} usable (Mbps)\n\n",
+        "uplink",
+        "",
+        mbps(rate),
+        mbps(alloc),
+        mbps(status.usable_bps[Direction::Download.index()])
+    );
+    out
 }
 
 fn main() {
@@ -117,12 +150,12 @@ fn main() {
         vids.len()
     );
     let net = SimNetwork::new(&vids, forwarding);
-    let mut gw = net.start_gateway(&path, "3s");
+    let mut gw = net.start_gateway(&path, "0s");
     net.wait_reachable(&vids);
     let capacity = policy.site.capacity[Direction::Download.index()];
     let phase_len = duration / 3;
     println!(
-        "\nUplink: {} down. Three phases of {} s each: {}.\nThe gateway prints each agency's download: passed/allocated/guaranteed Mbps (and drops).\n",
+        "\nUplink: {} down. Three phases of {} s each: {}.\nAt every tick of the gateway: each agency's download rate, allocation, guarantee and drops, from its /status.\n",
         policy::rate(capacity),
         phase_len.as_secs(),
         PHASES.join("; ")
@@ -152,13 +185,17 @@ fn main() {
         .collect();
     println!(
         "Prometheus metrics: `ip netns exec {} curl -s http://127.0.0.1:9477/metrics`; \
-         the live table: `ip netns exec {} {} status --watch`\n",
+         the same table from the daemon: `ip netns exec {} {} status --watch`\n",
         net.gateway.name(),
         net.gateway.name(),
         opd_testbed::env_path("OPD_GATEWAY_BIN").display()
     );
-    // What the daemon reports every second, for the plot.
+    // What the daemon reports every second, for the plot and the live table.
     let mut samples: Vec<(f64, Status)> = Vec::new();
+    let mut shown_tick = 0;
+    let mut table_lines = 0;
+    // SAFETY: no preconditions.
+    let redraw = unsafe { libc::isatty(1) } == 1;
     let mut next_sample = start;
     while Instant::now() < end + Duration::from_millis(400) {
         if STOP.load(Ordering::Relaxed) {
@@ -170,10 +207,18 @@ fn main() {
             if let Ok((200, body)) = http_get(&net.gateway, "127.0.0.1:9477", "/status")
                 && let Ok(status) = serde_json::from_str::<Status>(&body)
             {
-                samples.push((
-                    next_sample.saturating_duration_since(start).as_secs_f64(),
-                    status,
-                ));
+                let t = next_sample.saturating_duration_since(start).as_secs_f64();
+                if status.tick != shown_tick {
+                    shown_tick = status.tick;
+                    let phase = ((t / phase_len.as_secs_f64()) as usize).min(2);
+                    let table = live_table(&status, t, PHASES[phase]);
+                    if redraw && table_lines > 0 {
+                        print!("\x1b[{table_lines}A\x1b[J");
+                    }
+                    print!("{table}");
+                    table_lines = table.lines().count();
+                }
+                samples.push((t, status));
             }
             next_sample += Duration::from_secs(1);
         }
