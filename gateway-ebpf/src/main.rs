@@ -134,11 +134,18 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
                 reason::MALFORMED * DIRECTIONS + dir,
                 len,
                 false,
+                false,
             );
             xdp_action::XDP_DROP
         }
         Class::Control { link_local } => {
-            count(&OTHER_STATS, reason::CONTROL * DIRECTIONS + dir, len, true);
+            count(
+                &OTHER_STATS,
+                reason::CONTROL * DIRECTIONS + dir,
+                len,
+                true,
+                false,
+            );
             if link_local {
                 xdp_action::XDP_PASS
             } else {
@@ -157,6 +164,7 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
                             reason::UNCLASSIFIED * DIRECTIONS + dir,
                             len,
                             false,
+                            false,
                         );
                         return xdp_action::XDP_DROP;
                     }
@@ -166,6 +174,7 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
                             reason::UNCLASSIFIED * DIRECTIONS + dir,
                             len,
                             true,
+                            false,
                         );
                         return pass(config, port);
                     }
@@ -174,12 +183,12 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
             let slot = agency_slot(agency, dir);
             match police(slot, len) {
                 Verdict::Drop => {
-                    count(&AGENCY_STATS, slot, len, false);
+                    count(&AGENCY_STATS, slot, len, false, false);
                     xdp_action::XDP_DROP
                 }
                 verdict => {
                     let marked = verdict == Verdict::PassCongested && mark_ce(ctx, proto, off);
-                    count_passed(slot, len, marked);
+                    count(&AGENCY_STATS, slot, len, true, marked);
                     pass(config, port)
                 }
             }
@@ -196,20 +205,6 @@ fn pass(config: &Config, port: u32) -> u32 {
             .unwrap_or(xdp_action::XDP_PASS)
     } else {
         xdp_action::XDP_PASS
-    }
-}
-
-/// Counts a passed agency frame, and whether it was marked.
-#[inline(always)]
-fn count_passed(slot: u32, len: u64, marked: bool) {
-    if let Some(c) = AGENCY_STATS.get_ptr_mut(slot) {
-        // SAFETY: per-CPU value, and XDP runs with preemption off: no other writer.
-        let c = unsafe { &mut *c };
-        c.passed_packets += 1;
-        c.passed_bytes += len;
-        if marked {
-            c.marked_packets += 1;
-        }
     }
 }
 
@@ -263,14 +258,18 @@ fn mark_ce(ctx: &XdpContext, proto: u16, off: usize) -> bool {
     }
 }
 
+/// Counts a frame as passed or dropped; a passed one also as marked Congestion Experienced.
 #[inline(always)]
-fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, passed: bool) {
+fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, passed: bool, marked: bool) {
     if let Some(c) = map.get_ptr_mut(index) {
         // SAFETY: per-CPU value, and XDP runs with preemption off: no other writer.
         let c = unsafe { &mut *c };
         if passed {
             c.passed_packets += 1;
             c.passed_bytes += len;
+            if marked {
+                c.marked_packets += 1;
+            }
         } else {
             c.dropped_packets += 1;
             c.dropped_bytes += len;
