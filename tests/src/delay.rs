@@ -21,18 +21,30 @@ use std::{
 
 use crate::Netns;
 
-/// Frames relayed each way and frames lost by the relay itself (sends that failed).
+/// Frames relayed, and frames the relay itself lost: sends that failed, frames the
+/// receiving sockets dropped (buffer full), frames too long for the buffer.
 #[derive(Debug, Default)]
 pub struct RelayCounts {
     pub relayed: AtomicU64,
     pub send_errors: AtomicU64,
+    pub receive_drops: AtomicU64,
+    pub truncated: AtomicU64,
+}
+
+impl RelayCounts {
+    /// Every frame the relay lost.
+    pub fn lost(&self) -> u64 {
+        self.send_errors.load(Ordering::Relaxed)
+            + self.receive_drops.load(Ordering::Relaxed)
+            + self.truncated.load(Ordering::Relaxed)
+    }
 }
 
 /// A running delay line between two interfaces of one namespace; stops when dropped.
 pub struct DelayLine {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    pub counts: Arc<RelayCounts>,
+    counts: Arc<RelayCounts>,
 }
 
 /// A packet socket on `ifname`: receiving every frame, or (`receive` false) only sending.
@@ -117,8 +129,35 @@ fn packet_socket(ifname: &str, receive: bool) -> io::Result<(OwnedFd, i32)> {
     Ok((fd, ifindex))
 }
 
-/// Receives one frame into `buf` (tag restored); `None` on timeout.
-fn receive(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
+/// What a receive got.
+enum Received {
+    /// A frame of this many bytes (tag restored) at the start of the buffer.
+    Frame(usize),
+    /// A frame longer than the buffer.
+    Truncated,
+    Nothing,
+}
+
+/// Frames the kernel dropped on this socket since the last call (its buffer was full).
+fn socket_drops(fd: &OwnedFd) -> u64 {
+    // SAFETY: zeroed is a valid tpacket_stats.
+    let mut st: libc::tpacket_stats = unsafe { zeroed() };
+    let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    // SAFETY: a struct of the size given, on our own socket.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            &mut st as *mut libc::tpacket_stats as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r < 0 { 0 } else { st.tp_drops as u64 }
+}
+
+/// Receives one frame into `buf`, restoring a tag the stack kept beside it.
+fn receive(fd: &OwnedFd, buf: &mut [u8]) -> Received {
     let mut cmsg = [0u64; 16];
     let mut iov = libc::iovec {
         iov_base: buf[4..].as_mut_ptr() as *mut libc::c_void,
@@ -131,11 +170,14 @@ fn receive(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
     msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
     msg.msg_controllen = size_of::<[u64; 16]>();
     // SAFETY: the buffers outlive the call.
-    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, 0) };
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
     if n < 14 {
-        return None;
+        return Received::Nothing;
     }
     let n = n as usize;
+    if n > buf.len() - 4 {
+        return Received::Truncated;
+    }
     // SAFETY: walking the control messages the kernel wrote into our buffer.
     let mut tag = None;
     unsafe {
@@ -159,14 +201,14 @@ fn receive(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
     match tag {
         None => {
             buf.copy_within(4..4 + n, 0);
-            Some(n)
+            Received::Frame(n)
         }
         Some((tpid, tci)) => {
             // Addresses move 4 bytes forward; the tag goes between them and the EtherType.
             buf.copy_within(4..16, 0);
             buf[12..14].copy_from_slice(&tpid.to_be_bytes());
             buf[14..16].copy_from_slice(&tci.to_be_bytes());
-            Some(n + 4)
+            Received::Frame(n + 4)
         }
     }
 }
@@ -176,24 +218,36 @@ impl DelayLine {
     pub fn start(ns: &Netns, a: &str, b: &str, delay: Duration) -> DelayLine {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(RelayCounts::default());
-        let mut threads = Vec::new();
-        for (from, to) in [(a, b), (b, a)] {
-            let (rx, tx) = ns.enter(|| {
+        // Every socket first, so a failure leaves no thread behind.
+        let sockets = ns.enter(|| {
+            [(a, b), (b, a)].map(|(from, to)| {
                 let rx = packet_socket(from, true)
                     .unwrap_or_else(|e| panic!("delay line: socket on {from}: {e}"));
                 let tx = packet_socket(to, false)
                     .unwrap_or_else(|e| panic!("delay line: socket on {to}: {e}"));
                 (rx, tx)
-            });
+            })
+        });
+        let mut threads = Vec::new();
+        for (rx, tx) in sockets {
             let (queue, held) = mpsc::channel::<(Instant, Vec<u8>)>();
-            let s = stop.clone();
+            let (s, c) = (stop.clone(), counts.clone());
             threads.push(std::thread::spawn(move || {
                 let mut buf = vec![0u8; 65536 + 4];
+                socket_drops(&rx.0); // start counting from here
                 while !s.load(Ordering::Relaxed) {
-                    if let Some(n) = receive(&rx.0, &mut buf) {
-                        let _ = queue.send((Instant::now() + delay, buf[..n].to_vec()));
+                    match receive(&rx.0, &mut buf) {
+                        Received::Frame(n) => {
+                            let _ = queue.send((Instant::now() + delay, buf[..n].to_vec()));
+                        }
+                        Received::Truncated => {
+                            c.truncated.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Received::Nothing => {}
                     }
                 }
+                c.receive_drops
+                    .fetch_add(socket_drops(&rx.0), Ordering::Relaxed);
             }));
             let (s, c) = (stop.clone(), counts.clone());
             threads.push(std::thread::spawn(move || {
@@ -239,11 +293,26 @@ impl DelayLine {
     }
 }
 
-impl Drop for DelayLine {
-    fn drop(&mut self) {
+impl DelayLine {
+    /// Stops the relay and returns its counts: frames relayed and frames it lost.
+    pub fn finish(mut self) -> (u64, u64) {
+        self.stop_threads();
+        (
+            self.counts.relayed.load(Ordering::Relaxed),
+            self.counts.lost(),
+        )
+    }
+
+    fn stop_threads(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for DelayLine {
+    fn drop(&mut self) {
+        self.stop_threads();
     }
 }

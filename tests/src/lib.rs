@@ -651,7 +651,9 @@ impl SimNetwork {
     }
 
     /// Puts a delay line between VLAN `vid`'s upstream host and the upstream switch, so
-    /// that everything to and from that host takes `rtt` longer (half each way).
+    /// that everything to and from that host takes `rtt` longer (half each way). For the
+    /// rest of this network's life that host is reached only through the relay (its veths
+    /// go with the switch namespace).
     pub fn delay_upstream(&self, vid: u16, rtt: Duration) -> delay::DelayLine {
         let k = self
             .hosts

@@ -52,15 +52,18 @@ pub fn sim_tag_pop(ctx: TcContext) -> i32 {
 
 /// HTB classifier for the peer the benchmarks compare against: class `<major>:<vid>` by
 /// the frame's VLAN tag (kept beside the frame by the stack, where `u32` cannot see it),
-/// `<major>:fff` for untagged frames. The program gives the minor number; the filter's
+/// `<major>:fff` for untagged and priority-tagged frames. The program gives the minor number; the filter's
 /// `classid` gives the major.
 #[classifier]
 pub fn sim_htb_classify(ctx: TcContext) -> i32 {
     let skb = ctx.skb.skb;
     // SAFETY: reads and a write of context fields the verifier allows for TC classifiers.
     unsafe {
-        (*skb).tc_classid = if (*skb).vlan_present != 0 {
-            (*skb).vlan_tci & 0x0FFF
+        // VID 0 (a priority tag) too: minor 0 would name the qdisc itself, which sends the
+        // frame past every class, unshaped.
+        let vid = (*skb).vlan_tci & 0x0FFF;
+        (*skb).tc_classid = if (*skb).vlan_present != 0 && vid != 0 {
+            vid
         } else {
             0x0FFF
         };
