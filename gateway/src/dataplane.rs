@@ -47,7 +47,7 @@ pub enum DataplaneError {
     #[error("the XDP programs' object has no map `{0}` (built from another version?)")]
     MissingMap(&'static str),
     #[error(
-        "the kernel refused to load program `{program}` (is this root, with CAP_BPF and CAP_NET_ADMIN?)"
+        "the kernel refused to load program `{program}` (is this root, or does it hold CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN?)"
     )]
     Verify {
         program: &'static str,
