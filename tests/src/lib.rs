@@ -80,6 +80,69 @@ pub fn sh(cmd: &mut Command) -> Output {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// The process id in a name this test bed gave (`opd-<pid>-…`), if it is one.
+fn owner_pid(name: &str) -> Option<u32> {
+    name.strip_prefix("opd-")?.split('-').next()?.parse().ok()
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes what earlier runs of the test bed left behind when they were killed before
+/// their guards could run (`kill -9`, a CI timeout): namespaces named `opd-<pid>-…` and
+/// bpffs mounts `<tmp>/opd-<pid>-…-bpffs` whose process is gone, and the processes still
+/// running inside those namespaces (a gateway daemon outlives its test). Names of live
+/// processes, and anything not named by this test bed, are left alone.
+pub fn sweep_stale() {
+    let listed = Command::new("ip").args(["netns", "list"]).output();
+    let text = listed
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for ns in text.lines().filter_map(|l| l.split_whitespace().next()) {
+        if owner_pid(ns).is_none_or(process_alive) {
+            continue;
+        }
+        if let Ok(o) = Command::new("ip").args(["netns", "pids", ns]).output() {
+            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                if let Ok(pid) = pid.parse::<i32>() {
+                    // SAFETY: a signal to a process in a namespace we created.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        eprintln!("removing network namespace {ns} left by a killed run");
+        let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let tmp = std::env::temp_dir();
+    for point in mounts
+        .lines()
+        .filter(|l| l.starts_with("bpf "))
+        .filter_map(|l| l.split_whitespace().nth(1))
+    {
+        let path = std::path::Path::new(point);
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.parent() != Some(tmp.as_path())
+            || !name.ends_with("-bpffs")
+            || owner_pid(name).is_none_or(process_alive)
+        {
+            continue;
+        }
+        eprintln!("removing bpffs {point} left by a killed run");
+        let _ = opd_gateway::dataplane::remove_pins(&path.join("opd-gateway"), false);
+        if Command::new("umount")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            let _ = std::fs::remove_dir(path);
+        }
+    }
+}
+
 /// A network namespace that is deleted when dropped.
 pub struct Netns {
     name: String,
@@ -289,6 +352,8 @@ impl SimNetwork {
     /// Builds the network with one host pair per VLAN id (0: untagged).
     pub fn new(vids: &[u16], forwarding: Forwarding) -> SimNetwork {
         require_root();
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(sweep_stale);
         let sim_obj = std::fs::read(env_path("OPD_SIM_EBPF")).expect("read OPD_SIM_EBPF");
         let gateway = Netns::new("gw");
         let switch = Netns::new("sw");

@@ -326,3 +326,46 @@ fn json_number(json: &str, section: &str, key: &str) -> Option<f64> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-' || c == '+'))?;
     after[..end].parse().ok()
 }
+
+/// What a killed run left behind (a namespace with an interface, a bpffs mount) is removed
+/// by the next simulated network; a live process's namespace is not touched.
+#[test]
+fn leftovers_of_killed_runs_are_swept() {
+    // No process has this id (above any pid_max).
+    let dead = "opd-4000000000-0-gw";
+    let live = format!("opd-{}-999-kept", std::process::id());
+    for ns in [dead, live.as_str()] {
+        opd_testbed::sh(std::process::Command::new("ip").args(["netns", "add", ns]));
+    }
+    opd_testbed::sh(std::process::Command::new("ip").args([
+        "-n", dead, "link", "add", "x0", "type", "veth", "peer", "name", "x1",
+    ]));
+    let mount = std::env::temp_dir().join("opd-4000000000-1-bpffs");
+    std::fs::create_dir_all(&mount).unwrap();
+    opd_testbed::sh(
+        std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(&mount),
+    );
+    opd_testbed::sweep_stale();
+    let list = opd_testbed::sh(std::process::Command::new("ip").args(["netns", "list"]));
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    // Clean up the live one before asserting, so a failure leaves nothing behind.
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &live])
+        .status();
+    assert!(
+        !list.contains(dead),
+        "the dead run's namespace is still there:\n{list}"
+    );
+    assert!(
+        list.contains(&live),
+        "a live process's namespace was removed:\n{list}"
+    );
+    assert!(
+        !mounts.contains(mount.to_str().unwrap()),
+        "the dead run's bpffs is still mounted"
+    );
+    assert!(!mount.exists(), "the dead run's mount point is still there");
+}
