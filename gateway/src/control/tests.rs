@@ -147,20 +147,22 @@ fn run(c: &mut Controller, plane: &mut SimPlane, now: &mut u64, ticks: usize, lo
     }
 }
 
-#[test]
-fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
+/// A controller on [`three`] at `start`, after its first (measuring) tick and `ticks` more
+/// under `load`: the plane, the controller and the time of the last tick.
+fn started(start: u64, ticks: usize, load: &[u64]) -> (SimPlane, Controller, u64) {
     let mut plane = SimPlane::default();
     let mut c = Controller::new(three(), &mut plane).unwrap();
-    let mut now = 10 * SECOND;
+    let mut now = start;
     c.tick(&mut plane, now, MONDAY_10H).unwrap();
+    run(&mut c, &mut plane, &mut now, ticks, load);
+    (plane, c, now)
+}
+
+#[test]
+fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
     // Everyone busy: guarantees first, the public tier gets what is left.
-    run(
-        &mut c,
-        &mut plane,
-        &mut now,
-        4,
-        &[80_000_000, 80_000_000, 80_000_000],
-    );
+    let (mut plane, mut c, mut now) =
+        started(10 * SECOND, 4, &[80_000_000, 80_000_000, 80_000_000]);
     let r = upload_rates(&c);
     assert!(r[0] >= 20_000_000 && r[1] >= 30_000_000, "{r:?}");
     assert!(
@@ -240,11 +242,7 @@ fn a_wrapped_counter_gives_the_right_demand() {
 
 #[test]
 fn a_late_or_early_tick_never_gives_a_wrong_rate() {
-    let mut plane = SimPlane::default();
-    let mut c = Controller::new(three(), &mut plane).unwrap();
-    let mut now = SECOND;
-    c.tick(&mut plane, now, MONDAY_10H).unwrap();
-    run(&mut c, &mut plane, &mut now, 3, &[15_000_000, 5_000_000, 0]);
+    let (mut plane, mut c, mut now) = started(SECOND, 3, &[15_000_000, 5_000_000, 0]);
     let before = c.tracked()[0].flows[0].demand;
     // A tick 1 ms after the previous one: too short to measure, the demand stands.
     let slot = c.tracked()[0].slot;
@@ -324,17 +322,7 @@ fn a_clock_step_changes_only_which_schedule_applies() {
 
 #[test]
 fn reload_keeps_slots_and_counters_and_reuses_freed_slots_fresh() {
-    let mut plane = SimPlane::default();
-    let mut c = Controller::new(three(), &mut plane).unwrap();
-    let mut now = SECOND;
-    c.tick(&mut plane, now, MONDAY_10H).unwrap();
-    run(
-        &mut c,
-        &mut plane,
-        &mut now,
-        2,
-        &[10_000_000, 10_000_000, 10_000_000],
-    );
+    let (mut plane, mut c, mut now) = started(SECOND, 2, &[10_000_000, 10_000_000, 10_000_000]);
     let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
     assert_eq!(slots, vec![0, 1, 2]);
     let bpbd_bytes = plane.counters[&agency_slot(1, 0)].passed_bytes;
@@ -411,17 +399,7 @@ fn a_guaranteed_fallback_is_each_agencys_guarantee() {
 
 #[test]
 fn a_restarted_daemon_adopts_slots_counters_and_rates() {
-    let mut plane = SimPlane::default();
-    let mut c = Controller::new(three(), &mut plane).unwrap();
-    let mut now = SECOND;
-    c.tick(&mut plane, now, MONDAY_10H).unwrap();
-    run(
-        &mut c,
-        &mut plane,
-        &mut now,
-        3,
-        &[30_000_000, 30_000_000, 30_000_000],
-    );
+    let (mut plane, c, mut now) = started(SECOND, 3, &[30_000_000, 30_000_000, 30_000_000]);
     let before: Vec<Counters> = (0..3).map(|s| plane.counters[&agency_slot(s, 0)]).collect();
     let rates: Vec<LimitEntry> = (0..3).map(|s| plane.limits[&agency_slot(s, 0)]).collect();
     let known: HashMap<String, u32> = c
