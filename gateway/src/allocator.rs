@@ -71,6 +71,15 @@ pub struct Share {
     pub growing: bool,
 }
 
+/// Each agency's want (see [`want`]).
+fn wants(shares: &[Share], demand: &[u64]) -> Vec<u64> {
+    shares
+        .iter()
+        .zip(demand)
+        .map(|(s, &d)| want(s, d))
+        .collect()
+}
+
 /// What an agency is given room for this tick, in bits/s: its smoothed `demand` (bits/s) plus
 /// room to grow, capped at its ceiling.
 ///
@@ -109,11 +118,7 @@ pub fn allocate(capacity: u64, shares: &[Share], demand: &[u64]) -> Vec<u64> {
         shares.len(),
         demand.len()
     );
-    let wants: Vec<u64> = shares
-        .iter()
-        .zip(demand)
-        .map(|(s, &d)| want(s, d))
-        .collect();
+    let wants = wants(shares, demand);
 
     // Phase 1: guarantees, up to want.
     let mut rates: Vec<u64> = shares
@@ -414,12 +419,7 @@ mod tests {
             return Err(format!("{} rates for {n} agencies", rates.len()));
         }
         let capacity = u128::from(u.capacity);
-        let wants: Vec<u64> = u
-            .shares
-            .iter()
-            .zip(&u.demand)
-            .map(|(s, &d)| want(s, d))
-            .collect();
+        let wants = wants(&u.shares, &u.demand);
         let mut bases: Vec<u64> = u
             .shares
             .iter()
@@ -561,12 +561,7 @@ mod tests {
         let (mut contended, mut spare) = (0, 0);
         for seed in 0..6000 {
             let (u, rates) = check_seed(seed, (1, 60), true);
-            let wants: Vec<u64> = u
-                .shares
-                .iter()
-                .zip(&u.demand)
-                .map(|(s, &d)| want(s, d))
-                .collect();
+            let wants = wants(&u.shares, &u.demand);
             if rates.iter().zip(&wants).any(|(r, w)| r < w) {
                 contended += 1;
             } else if rates.iter().zip(&u.shares).any(|(&r, s)| r < s.ceiling) {

@@ -190,26 +190,19 @@ mod tests {
 
     #[test]
     fn indonesian_zones_and_offsets() {
-        assert_eq!(
-            TimeZone::parse("Asia/Jakarta").unwrap().offset_seconds,
-            7 * 3600
-        );
-        assert_eq!(
-            TimeZone::parse("Asia/Makassar").unwrap().offset_seconds,
-            8 * 3600
-        );
-        assert_eq!(
-            TimeZone::parse("Asia/Jayapura").unwrap().offset_seconds,
-            9 * 3600
-        );
-        assert_eq!(
-            TimeZone::parse("UTC+07:00").unwrap().offset_seconds,
-            7 * 3600
-        );
-        assert_eq!(
-            TimeZone::parse("UTC-3:30").unwrap().offset_seconds,
-            -(3 * 3600 + 1800)
-        );
+        for (zone, offset) in [
+            ("Asia/Jakarta", 7 * 3600),
+            ("Asia/Makassar", 8 * 3600),
+            ("Asia/Jayapura", 9 * 3600),
+            ("UTC+07:00", 7 * 3600),
+            ("UTC-3:30", -(3 * 3600 + 1800)),
+        ] {
+            assert_eq!(
+                TimeZone::parse(zone).unwrap().offset_seconds,
+                offset,
+                "{zone}"
+            );
+        }
         assert!(
             TimeZone::parse("Asia/Tokyo")
                 .unwrap_err()
