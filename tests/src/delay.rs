@@ -70,23 +70,7 @@ fn packet_socket(ifname: &str, receive: bool) -> io::Result<(OwnedFd, i32)> {
             format!("no interface {ifname}"),
         ));
     }
-    let set = |level: i32, opt: i32, val: i32| -> io::Result<()> {
-        // SAFETY: an int option on our own socket.
-        let r = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                level,
-                opt,
-                &val as *const i32 as *const libc::c_void,
-                size_of::<i32>() as u32,
-            )
-        };
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    };
+    let set = |level, option, value| crate::set_int_option(&fd, level, option, value);
     // The frames we send are not ours to relay back; the tag the stack took off comes back
     // in the auxiliary data; a deep buffer so a busy CPU does not drop frames here.
     set(libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)?;

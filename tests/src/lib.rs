@@ -80,6 +80,30 @@ pub fn sh(cmd: &mut Command) -> Output {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// Sets an integer socket option.
+pub(crate) fn set_int_option(
+    fd: &impl std::os::fd::AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: an int option of the size given, on a socket the caller owns.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// The process id in a name this test bed gave (`opd-<pid>-…`), if it is one.
 fn owner_pid(name: &str) -> Option<u32> {
     name.strip_prefix("opd-")?.split('-').next()?.parse().ok()
@@ -646,6 +670,30 @@ impl SimNetwork {
         Stream { senders, receiver }
     }
 
+    /// Back-to-back phases of `phase` each from `start`, one per rate (bits/s of whole
+    /// frames, 0 for a quiet phase), 1400-byte datagrams, received until 500 ms after the
+    /// last phase.
+    pub fn phased_stream(
+        &self,
+        vid: u16,
+        way: Way,
+        start: Instant,
+        phase: Duration,
+        rates: &[f64],
+    ) -> Stream {
+        let phases: Vec<Phase> = rates
+            .iter()
+            .enumerate()
+            .map(|(p, &bits_per_second)| Phase {
+                offset: phase * p as u32,
+                duration: phase,
+                bits_per_second,
+            })
+            .collect();
+        let until = start + phase * rates.len() as u32 + Duration::from_millis(500);
+        self.stream(vid, way, 1400, start, until, &phases)
+    }
+
     /// One phase from `start` for `duration` at `bits_per_second`, received until shortly
     /// after.
     pub fn steady_stream(
@@ -656,19 +704,7 @@ impl SimNetwork {
         duration: Duration,
         bits_per_second: f64,
     ) -> Stream {
-        let phase = Phase {
-            offset: Duration::ZERO,
-            duration,
-            bits_per_second,
-        };
-        self.stream(
-            vid,
-            way,
-            1400,
-            start,
-            start + duration + Duration::from_millis(300),
-            &[phase],
-        )
+        self.phased_stream(vid, way, start, duration, &[bits_per_second])
     }
 
     /// Shapes the gateway's ports the way an admin would without OPD Gateway: Linux HTB with

@@ -156,31 +156,13 @@ pub fn receive(
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let handle = ns.spawn(move || {
         let sock = UdpSocket::bind(bind).unwrap_or_else(|e| panic!("bind {bind}: {e}"));
-        // A large buffer so the receiver never loses what the gateway delivered.
-        let size: libc::c_int = 8 << 20;
-        // SAFETY: a valid socket and option value.
-        unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&size as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as u32,
-            )
-        };
-        // Arrival times from the kernel (when the datagram reached the socket), so a
-        // receiving thread that was not scheduled for a while does not shift them.
-        let on: libc::c_int = 1;
-        // SAFETY: as above.
-        unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&on as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as u32,
-            )
-        };
+        // A large buffer so the receiver never loses what the gateway delivered; arrival
+        // times from the kernel (when the datagram reached the socket), so a receiving
+        // thread that was not scheduled for a while does not shift them.
+        for (option, value) in [(libc::SO_RCVBUFFORCE, 8 << 20), (libc::SO_TIMESTAMPNS, 1)] {
+            crate::set_int_option(&sock, libc::SOL_SOCKET, option, value)
+                .unwrap_or_else(|e| panic!("receiver socket option {option}: {e}"));
+        }
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
         ready_tx.send(()).unwrap();

@@ -92,16 +92,7 @@ struct Outcome {
 
 fn run(dp: &Dataplane, policy: &Policy, program: &str, frame: &[u8]) -> Outcome {
     let before = counters(dp, policy);
-    let prog: &Xdp = dp.program(program).expect("program exists");
-    let mut out = vec![0u8; frame.len() + 256];
-    let result = prog
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            repeat: 1,
-            ..Default::default()
-        })
-        .unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN on a {}-byte frame: {e}", frame.len()));
+    let (verdict, _) = run_frame(dp, program, frame);
     let after = counters(dp, policy);
     let moved: Vec<(String, Counters)> = before
         .iter()
@@ -128,7 +119,7 @@ fn run(dp: &Dataplane, policy: &Policy, program: &str, frame: &[u8]) -> Outcome 
     let (name, d) = &moved[0];
     assert_eq!(d.passed_packets + d.dropped_packets, 1, "{name}: {d:?}");
     Outcome {
-        verdict: result.return_value,
+        verdict,
         counter: name.clone(),
         passed: d.passed_packets == 1,
         bytes: d.passed_bytes + d.dropped_bytes,
@@ -485,9 +476,10 @@ fn run_frame(dp: &Dataplane, program: &str, frame: &[u8]) -> (u32, Vec<u8>) {
         .test_run(TestRunOptions {
             data_in: Some(frame),
             data_out: Some(&mut out),
+            repeat: 1,
             ..Default::default()
         })
-        .expect("BPF_PROG_TEST_RUN");
+        .unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN on a {}-byte frame: {e}", frame.len()));
     out.truncate(r.data_size_out as usize);
     (r.return_value, out)
 }

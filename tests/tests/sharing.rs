@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, Phase, SimNetwork, Stream, TempDir, Way, traffic::Arrivals};
+use opd_testbed::{Forwarding, SimNetwork, Stream, TempDir, Way, traffic::Arrivals};
 
 const MBPS: f64 = 1e6;
 
@@ -57,26 +57,12 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
         [0.0, 10.0, 70.0],  // offices quiet: WiFi gets nearly everything
     ];
     let start = Instant::now() + Duration::from_millis(300);
-    let end = start + phase * 3;
     let flows: Vec<Stream> = [110u16, 120, 130]
         .iter()
         .enumerate()
         .map(|(i, &vid)| {
-            let phases: Vec<Phase> = (0..3)
-                .map(|p| Phase {
-                    offset: phase * p as u32,
-                    duration: phase,
-                    bits_per_second: offered[p][i] * MBPS,
-                })
-                .collect();
-            net.stream(
-                vid,
-                Way::Download,
-                1400,
-                start,
-                end + Duration::from_millis(500),
-                &phases,
-            )
+            let rates: Vec<f64> = offered.iter().map(|o| o[i] * MBPS).collect();
+            net.phased_stream(vid, Way::Download, start, phase, &rates)
         })
         .collect();
     let got: Vec<Arrivals> = flows.into_iter().map(Stream::arrivals).collect();

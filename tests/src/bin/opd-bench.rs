@@ -357,19 +357,18 @@ fn forwarding_run(mode: FwdMode, per_sender_pps: f64) -> (f64, f64, f64) {
     let from = start + Duration::from_secs(1);
     let to = start + run - Duration::from_millis(200);
     std::thread::sleep(from.saturating_duration_since(Instant::now()));
-    let (busy0, soft0, total0) = cpu_ticks();
-    let handled0 = if mode.counted_at_gateway() {
-        handled_frames(&net)
-    } else {
-        0.0
+    // CPU time so far, and frames the gateway handled so far where it counts them.
+    let snapshot = || {
+        let handled = if mode.counted_at_gateway() {
+            handled_frames(&net)
+        } else {
+            0.0
+        };
+        (cpu_ticks(), handled)
     };
+    let ((busy0, soft0, total0), handled0) = snapshot();
     std::thread::sleep(to.saturating_duration_since(Instant::now()));
-    let (busy1, soft1, total1) = cpu_ticks();
-    let handled1 = if mode.counted_at_gateway() {
-        handled_frames(&net)
-    } else {
-        0.0
-    };
+    let ((busy1, soft1, total1), handled1) = snapshot();
     for t in tx {
         t.join().expect("sender");
     }
@@ -980,21 +979,8 @@ fn sharing_run(fixed: bool) -> (f64, f64, f64) {
         .iter()
         .enumerate()
         .map(|(i, &vid)| {
-            let phases: Vec<opd_testbed::Phase> = (0..2)
-                .map(|p| opd_testbed::Phase {
-                    offset: phase * p as u32,
-                    duration: phase,
-                    bits_per_second: offered[p][i] * 1e6,
-                })
-                .collect();
-            net.stream(
-                vid,
-                Way::Download,
-                1400,
-                start,
-                start + phase * 2 + Duration::from_millis(500),
-                &phases,
-            )
+            let rates: Vec<f64> = offered.iter().map(|o| o[i] * 1e6).collect();
+            net.phased_stream(vid, Way::Download, start, phase, &rates)
         })
         .collect();
     let got: Vec<opd_testbed::traffic::Arrivals> = flows

@@ -16,13 +16,12 @@ use std::{
 use opd_gateway::metrics::Status;
 use opd_gateway::policy::{self, Direction, Tier};
 use opd_testbed::{
-    Forwarding, Phase, SimNetwork, Stream, TempDir, Way, http_get,
+    Forwarding, SimNetwork, Stream, TempDir, Way, http_get,
     plot::{Series, svg},
     traffic::Arrivals,
 };
 
 const DEFAULT_POLICY: &str = include_str!("../../../policies/simulated-regency.toml");
-const PAYLOAD: usize = 1400;
 const PHASES: [&str; 3] = [
     "night: only public WiFi is busy",
     "office hours: every agency works, disdik downloads updates",
@@ -169,17 +168,12 @@ fn main() {
         .zip(&vids)
         .map(|(agency, &vid)| {
             let g = agency.limits[Direction::Download.index()].guaranteed;
-            let phases: Vec<Phase> = (0..3)
-                .map(|p| Phase {
-                    offset: phase_len * p as u32,
-                    duration: phase_len,
-                    bits_per_second: offered(&agency.id, agency.tier, g, capacity, p) as f64,
-                })
+            let rates: Vec<f64> = (0..3)
+                .map(|p| offered(&agency.id, agency.tier, g, capacity, p) as f64)
                 .collect();
-            let until = end + Duration::from_millis(300);
             (
                 agency,
-                net.stream(vid, Way::Download, PAYLOAD, start, until, &phases),
+                net.phased_stream(vid, Way::Download, start, phase_len, &rates),
             )
         })
         .collect();
