@@ -64,15 +64,25 @@ pub fn env_path(var: &str) -> PathBuf {
 
 /// Runs a command to completion and panics with its output if it fails.
 pub fn sh(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    const SETUP: &str = "`cargo xtask setup` installs every program the tests use";
+    let out = cmd.output().unwrap_or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            panic!("{:?} is not installed: {SETUP}", cmd.get_program());
+        }
+        panic!("cannot run {cmd:?}: {e}")
+    });
     if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // `ip netns exec` reports a missing program this way.
+        let hint = if stderr.contains("exec of") && stderr.contains("No such file") {
+            format!("\n(a program is not installed: {SETUP})")
+        } else {
+            String::new()
+        };
         panic!(
-            "{cmd:?} failed ({}):\n{}{}",
+            "{cmd:?} failed ({}):\n{}{stderr}{hint}",
             out.status,
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
         );
     }
     out

@@ -13,15 +13,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-/// Debian packages the tests and the demo use.
-const DEBIAN_PACKAGES: &[&str] = &[
-    "man-db",
-    "iperf3",
-    "iproute2",
-    "iputils-ping",
-    "ethtool",
-    "prometheus",
-];
+mod packages;
 
 #[derive(Parser)]
 #[command(about = "Build, test and demo OPD Gateway")]
@@ -296,9 +288,8 @@ fn setup_system() -> Result<()> {
             "mounting bpffs at /sys/fs/bpf",
         )?;
     }
-    let missing: Vec<&str> = DEBIAN_PACKAGES
-        .iter()
-        .copied()
+    let missing: Vec<&str> = packages::to_install()
+        .into_iter()
         .filter(|p| {
             !Command::new("dpkg-query")
                 .args(["-W", "-f=${Status}", p])
