@@ -4,26 +4,210 @@
 //! kernel and user space agree on the layout byte for byte. Field docs state units.
 #![no_std]
 
-use core::mem::size_of;
+use core::{
+    fmt,
+    mem::size_of,
+    ops::{Index, IndexMut},
+};
 
 /// Agency indexes run from 0 to `MAX_AGENCIES - 1`.
 pub const MAX_AGENCIES: u32 = 4096;
 /// One slot per 12-bit VLAN id.
 pub const VLAN_SLOTS: u32 = 4096;
-/// Upload (policed on the `lan` port's ingress) and download (on the `wan` port's ingress).
-pub const DIRECTIONS: u32 = 2;
-pub const DIR_UPLOAD: u32 = 0;
-pub const DIR_DOWNLOAD: u32 = 1;
 /// Entries of the QinQ (outer, inner) → agency hash map.
 pub const QINQ_ENTRIES: u32 = 4096;
 
 /// Fixed-point shift of [`Limit::ns_per_byte_fp`]: the value is ns per byte × 2^20.
 pub const NS_PER_BYTE_SHIFT: u32 = 20;
 
+/// Which way traffic crosses the gateway: upload is policed on the `lan` port's ingress,
+/// download on the `wan` port's ingress.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    Upload = 0,
+    Download = 1,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::Upload, Direction::Download];
+    pub const COUNT: u32 = 2;
+
+    /// 0 for upload, 1 for download.
+    #[inline(always)]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// "upload" or "download", as metrics, the status and the policy spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::Upload => "upload",
+            Direction::Download => "download",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One value per [`Direction`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PerDirection<T> {
+    pub upload: T,
+    pub download: T,
+}
+
+impl<T> PerDirection<T> {
+    pub const fn new(upload: T, download: T) -> Self {
+        PerDirection { upload, download }
+    }
+
+    /// Each direction's value from `f`.
+    pub fn from_fn(mut f: impl FnMut(Direction) -> T) -> Self {
+        PerDirection {
+            upload: f(Direction::Upload),
+            download: f(Direction::Download),
+        }
+    }
+
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerDirection<U> {
+        PerDirection {
+            upload: f(self.upload),
+            download: f(self.download),
+        }
+    }
+
+    /// Both values with their direction, upload first.
+    pub fn iter(&self) -> impl Iterator<Item = (Direction, &T)> {
+        [
+            (Direction::Upload, &self.upload),
+            (Direction::Download, &self.download),
+        ]
+        .into_iter()
+    }
+}
+
+impl<T> Index<Direction> for PerDirection<T> {
+    type Output = T;
+    fn index(&self, dir: Direction) -> &T {
+        match dir {
+            Direction::Upload => &self.upload,
+            Direction::Download => &self.download,
+        }
+    }
+}
+
+impl<T> IndexMut<Direction> for PerDirection<T> {
+    fn index_mut(&mut self, dir: Direction) -> &mut T {
+        match dir {
+            Direction::Upload => &mut self.upload,
+            Direction::Download => &mut self.download,
+        }
+    }
+}
+
 /// Index of an agency and direction in the per-agency maps.
 #[inline(always)]
-pub const fn agency_slot(agency: u32, direction: u32) -> u32 {
-    agency * DIRECTIONS + direction
+pub const fn agency_slot(agency: u32, dir: Direction) -> u32 {
+    agency * Direction::COUNT + dir as u32
+}
+
+/// Frames counted apart from agencies, per direction (see [`Reason::slot`]).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// ARP, STP, LLDP, LACP, 802.1X, IPv6 neighbour discovery: forwarded, never policed.
+    Control = 0,
+    /// Untagged or unknown-VLAN frames, handled by [`Config::unclassified_action`].
+    Unclassified = 1,
+    /// Frames too short to read their Ethernet header and tags: always dropped.
+    Malformed = 2,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 3] = [Reason::Control, Reason::Unclassified, Reason::Malformed];
+    pub const COUNT: u32 = 3;
+
+    /// Index of this reason and direction in the reason counters map.
+    #[inline(always)]
+    pub const fn slot(self, dir: Direction) -> u32 {
+        self as u32 * Direction::COUNT + dir as u32
+    }
+
+    /// The `reason` label of the metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::Control => "control",
+            Reason::Unclassified => "unclassified",
+            Reason::Malformed => "malformed",
+        }
+    }
+}
+
+/// Priority tier: capacity beyond guarantees goes to tiers strictly in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
+pub enum Tier {
+    /// Hospitals, disaster management: served first.
+    Critical,
+    Standard,
+    /// Free public WiFi in parks and village halls: only ever what is left over.
+    Public,
+}
+
+impl Tier {
+    /// In the order they are served.
+    pub const ALL: [Tier; 3] = [Tier::Critical, Tier::Standard, Tier::Public];
+
+    /// As the policy, the metrics and the status spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Tier::Critical => "critical",
+            Tier::Standard => "standard",
+            Tier::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name of every map of the gateway's programs, as the object file and the pin
+/// directory have them. The programs name their map statics exactly so.
+pub mod map {
+    pub const VLANS: &str = "OPD_VLANS";
+    pub const QINQ: &str = "OPD_QINQ";
+    pub const LIMITS: &str = "OPD_LIMITS";
+    pub const BUCKETS: &str = "OPD_BUCKETS";
+    pub const AGENCY_STATS: &str = "OPD_AGENCY_STATS";
+    pub const OTHER_STATS: &str = "OPD_OTHER_STATS";
+    pub const CONFIG: &str = "OPD_CONFIG";
+    pub const PORTS: &str = "OPD_PORTS";
+    pub const SLOT_IDS: &str = "OPD_SLOT_IDS";
+    /// Every map, each pinned under the pin directory by its name.
+    pub const ALL: [&str; 9] = [
+        VLANS,
+        QINQ,
+        LIMITS,
+        BUCKETS,
+        AGENCY_STATS,
+        OTHER_STATS,
+        CONFIG,
+        PORTS,
+        SLOT_IDS,
+    ];
 }
 
 /// Value of the VLAN → agency array (and of the QinQ map): 0 means "no agency",
@@ -123,17 +307,6 @@ impl Counters {
     }
 }
 
-/// Reasons counted apart from agencies, per direction: index `reason * DIRECTIONS + dir`.
-pub mod reason {
-    /// ARP, STP, LLDP, LACP, 802.1X, IPv6 neighbour discovery: forwarded, never policed.
-    pub const CONTROL: u32 = 0;
-    /// Untagged or unknown-VLAN frames, handled by [`super::Config::unclassified_action`].
-    pub const UNCLASSIFIED: u32 = 1;
-    /// Frames too short to read their Ethernet header and tags: always dropped.
-    pub const MALFORMED: u32 = 2;
-    pub const COUNT: u32 = 3;
-}
-
 /// What happens to untagged and unknown-VLAN frames.
 pub mod unclassified {
     pub const PASS: u32 = 0;
@@ -178,6 +351,27 @@ const _: () = assert!(size_of::<SlotId>() == 64);
 
 impl SlotId {
     pub const FREE: SlotId = SlotId { bytes: [0; 64] };
+
+    /// The slot id of an agency id (policy validation keeps ids within 64 bytes).
+    pub fn new(id: &str) -> SlotId {
+        let mut out = SlotId::FREE;
+        let n = id.len().min(out.bytes.len());
+        out.bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+        out
+    }
+
+    /// The agency id, or `None` for a free slot (or one holding no UTF-8).
+    pub fn id(&self) -> Option<&str> {
+        let end = self
+            .bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.bytes.len());
+        match core::str::from_utf8(&self.bytes[..end]) {
+            Ok("") | Err(_) => None,
+            Ok(id) => Some(id),
+        }
+    }
 }
 
 #[cfg(feature = "user")]
@@ -194,6 +388,8 @@ mod pod {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     #[test]
@@ -209,5 +405,29 @@ mod tests {
         // 8 kbps, a 256 KiB multi-buffer frame: no overflow.
         let l = Limit::from_rate(8_000, 0);
         assert_eq!(l.cost_ns(262_144), 262_144_000_000);
+    }
+
+    #[test]
+    fn slot_ids_round_trip() {
+        assert_eq!(SlotId::new("dinkes").id(), Some("dinkes"));
+        let long = "a".repeat(64);
+        assert_eq!(SlotId::new(&long).id(), Some(long.as_str()));
+        assert_eq!(SlotId::FREE.id(), None);
+    }
+
+    #[test]
+    fn slots_of_agencies_and_reasons_do_not_overlap_within_their_maps() {
+        assert_eq!(agency_slot(0, Direction::Upload), 0);
+        assert_eq!(agency_slot(0, Direction::Download), 1);
+        assert_eq!(agency_slot(7, Direction::Download), 15);
+        let mut seen = [false; (Reason::COUNT * Direction::COUNT) as usize];
+        for r in Reason::ALL {
+            for d in Direction::ALL {
+                let slot = r.slot(d) as usize;
+                assert!(!seen[slot], "{r:?} {d:?}");
+                seen[slot] = true;
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
     }
 }

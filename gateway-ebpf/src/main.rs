@@ -22,49 +22,52 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use gateway_common::{
-    AgencyRef, Bucket, Config, Counters, DIR_DOWNLOAD, DIR_UPLOAD, DIRECTIONS, LimitEntry,
-    MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, SlotId, VLAN_SLOTS, agency_slot, forward,
-    qinq_key, reason, unclassified,
+    AgencyRef, Bucket, Config, Counters, Direction, LimitEntry, MAX_AGENCIES, PORT_TO_LAN,
+    PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId, VLAN_SLOTS, agency_slot, forward, qinq_key,
+    unclassified,
 };
 
+// Each map's static is named as `gateway_common::map` names it: the name in the object,
+// which the daemon opens and pins it by.
+
 /// VLAN id → agency (see [`AgencyRef`]).
-#[map(name = "OPD_VLANS")]
-static VLANS: Array<AgencyRef> = Array::with_max_entries(VLAN_SLOTS, 0);
+#[map]
+static OPD_VLANS: Array<AgencyRef> = Array::with_max_entries(VLAN_SLOTS, 0);
 
 /// (outer, inner) VLAN ids of double-tagged frames → agency. Looked up only for QinQ frames;
-/// when absent the outer id is looked up in [`VLANS`].
-#[map(name = "OPD_QINQ")]
-static QINQ: HashMap<u32, AgencyRef> = HashMap::with_max_entries(QINQ_ENTRIES, 0);
+/// when absent the outer id is looked up in [`OPD_VLANS`].
+#[map]
+static OPD_QINQ: HashMap<u32, AgencyRef> = HashMap::with_max_entries(QINQ_ENTRIES, 0);
 
 /// Limits per agency and direction, written by the daemon.
-#[map(name = "OPD_LIMITS")]
-static LIMITS: Array<LimitEntry> = Array::with_max_entries(MAX_AGENCIES * DIRECTIONS, 0);
+#[map]
+static OPD_LIMITS: Array<LimitEntry> = Array::with_max_entries(MAX_AGENCIES * Direction::COUNT, 0);
 
 /// Bucket state per agency and direction, written only here.
-#[map(name = "OPD_BUCKETS")]
-static BUCKETS: Array<Bucket> = Array::with_max_entries(MAX_AGENCIES * DIRECTIONS, 0);
+#[map]
+static OPD_BUCKETS: Array<Bucket> = Array::with_max_entries(MAX_AGENCIES * Direction::COUNT, 0);
 
 /// Per-CPU counters per agency and direction.
-#[map(name = "OPD_AGENCY_STATS")]
-static AGENCY_STATS: PerCpuArray<Counters> =
-    PerCpuArray::with_max_entries(MAX_AGENCIES * DIRECTIONS, 0);
+#[map]
+static OPD_AGENCY_STATS: PerCpuArray<Counters> =
+    PerCpuArray::with_max_entries(MAX_AGENCIES * Direction::COUNT, 0);
 
-/// Per-CPU counters per [`reason`] and direction.
-#[map(name = "OPD_OTHER_STATS")]
-static OTHER_STATS: PerCpuArray<Counters> =
-    PerCpuArray::with_max_entries(reason::COUNT * DIRECTIONS, 0);
+/// Per-CPU counters per [`Reason`] and direction.
+#[map]
+static OPD_OTHER_STATS: PerCpuArray<Counters> =
+    PerCpuArray::with_max_entries(Reason::COUNT * Direction::COUNT, 0);
 
-#[map(name = "OPD_CONFIG")]
-static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+#[map]
+static OPD_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 
 /// The agency id in each slot, written by the daemon and never read here: pinned with the
 /// other maps, it lets a restarted daemon give every agency back its slot and counters.
-#[map(name = "OPD_SLOT_IDS")]
-static SLOT_IDS: Array<SlotId> = Array::with_max_entries(MAX_AGENCIES, 0);
+#[map]
+static OPD_SLOT_IDS: Array<SlotId> = Array::with_max_entries(MAX_AGENCIES, 0);
 
 /// [`PORT_TO_WAN`] holds the `wan` port, [`PORT_TO_LAN`] the `lan` port.
-#[map(name = "OPD_PORTS")]
-static PORTS: DevMap = DevMap::with_max_entries(2, 0);
+#[map]
+static OPD_PORTS: DevMap = DevMap::with_max_entries(2, 0);
 
 const ETH_HLEN: usize = 14;
 const VLAN_HLEN: usize = 4;
@@ -83,13 +86,13 @@ const IPPROTO_ICMPV6: u8 = 58;
 /// Upload: frames from the agencies' trunk.
 #[xdp(frags)]
 pub fn opd_lan(ctx: XdpContext) -> u32 {
-    gateway(&ctx, DIR_UPLOAD, PORT_TO_WAN)
+    gateway(&ctx, Direction::Upload, PORT_TO_WAN)
 }
 
 /// Download: frames from the upstream router's trunk.
 #[xdp(frags)]
 pub fn opd_wan(ctx: XdpContext) -> u32 {
-    gateway(&ctx, DIR_DOWNLOAD, PORT_TO_LAN)
+    gateway(&ctx, Direction::Download, PORT_TO_LAN)
 }
 
 /// What the parser found out about a frame.
@@ -120,18 +123,18 @@ enum Verdict {
 }
 
 #[inline(always)]
-fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
+fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
     // Whole frame, every buffer of a multi-buffer frame included.
     // SAFETY: the helper only reads the context it is given.
     let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) };
-    let Some(config) = CONFIG.get(0) else {
+    let Some(config) = OPD_CONFIG.get(0) else {
         return xdp_action::XDP_ABORTED;
     };
     match classify(ctx) {
         Class::Malformed => {
             count(
-                &OTHER_STATS,
-                reason::MALFORMED * DIRECTIONS + dir,
+                &OPD_OTHER_STATS,
+                Reason::Malformed.slot(dir),
                 len,
                 false,
                 false,
@@ -140,8 +143,8 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
         }
         Class::Control { link_local } => {
             count(
-                &OTHER_STATS,
-                reason::CONTROL * DIRECTIONS + dir,
+                &OPD_OTHER_STATS,
+                Reason::Control.slot(dir),
                 len,
                 true,
                 false,
@@ -160,8 +163,8 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
                     unclassified::AGENCY => config.unclassified_agency,
                     unclassified::DROP => {
                         count(
-                            &OTHER_STATS,
-                            reason::UNCLASSIFIED * DIRECTIONS + dir,
+                            &OPD_OTHER_STATS,
+                            Reason::Unclassified.slot(dir),
                             len,
                             false,
                             false,
@@ -170,8 +173,8 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
                     }
                     _ => {
                         count(
-                            &OTHER_STATS,
-                            reason::UNCLASSIFIED * DIRECTIONS + dir,
+                            &OPD_OTHER_STATS,
+                            Reason::Unclassified.slot(dir),
                             len,
                             true,
                             false,
@@ -183,12 +186,12 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
             let slot = agency_slot(agency, dir);
             match police(slot, len) {
                 Verdict::Drop => {
-                    count(&AGENCY_STATS, slot, len, false, false);
+                    count(&OPD_AGENCY_STATS, slot, len, false, false);
                     xdp_action::XDP_DROP
                 }
                 verdict => {
                     let marked = verdict == Verdict::PassCongested && mark_ce(ctx, proto, off);
-                    count(&AGENCY_STATS, slot, len, true, marked);
+                    count(&OPD_AGENCY_STATS, slot, len, true, marked);
                     pass(config, port)
                 }
             }
@@ -200,7 +203,7 @@ fn gateway(ctx: &XdpContext, dir: u32, port: u32) -> u32 {
 fn pass(config: &Config, port: u32) -> u32 {
     if config.forward == forward::REDIRECT {
         // Falls back to the stack if the port is missing from the devmap.
-        PORTS
+        OPD_PORTS
             .redirect(port, xdp_action::XDP_PASS as u64)
             .unwrap_or(xdp_action::XDP_PASS)
     } else {
@@ -283,7 +286,7 @@ fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, passed: bool, marked
 /// on several CPUs at once are policed against one rate, with no lost updates.
 #[inline(always)]
 fn police(slot: u32, len: u64) -> Verdict {
-    let Some(entry) = LIMITS.get(slot) else {
+    let Some(entry) = OPD_LIMITS.get(slot) else {
         return Verdict::Drop;
     };
     // One clock read per frame.
@@ -297,7 +300,7 @@ fn police(slot: u32, len: u64) -> Verdict {
     if limit.ns_per_byte_fp == 0 {
         return Verdict::Pass;
     }
-    let Some(bucket) = BUCKETS.get_ptr_mut(slot) else {
+    let Some(bucket) = OPD_BUCKETS.get_ptr_mut(slot) else {
         return Verdict::Drop;
     };
     let cost = limit.cost_ns(len);
@@ -418,7 +421,7 @@ fn classify(ctx: &XdpContext) -> Class {
         1 => lookup_vlan(outer),
         _ => {
             // SAFETY: hash map lookup of a plain key; the value is only copied.
-            match unsafe { QINQ.get(qinq_key(outer, inner)) } {
+            match unsafe { OPD_QINQ.get(qinq_key(outer, inner)) } {
                 Some(a) => *a,
                 None => lookup_vlan(outer),
             }
@@ -432,7 +435,7 @@ fn lookup_vlan(vid: u16) -> AgencyRef {
     if vid == 0 {
         return 0;
     }
-    match VLANS.get(vid as u32) {
+    match OPD_VLANS.get(vid as u32) {
         Some(a) => *a,
         None => 0,
     }

@@ -1,52 +1,27 @@
 //! The systemd side of the daemon: the notify protocol (READY, RELOADING, STOPPING, the
-//! watchdog), spoken over `$NOTIFY_SOCKET` when systemd runs the service with `Type=notify`.
+//! watchdog) when systemd runs the service with `Type=notify`, through the sd-notify crate.
+//! Outside systemd (no `$NOTIFY_SOCKET`) every call does nothing.
 
-use std::{os::unix::net::UnixDatagram, time::Duration};
+use std::time::Duration;
 
-/// A connection to systemd's notify socket, or nothing when not run by systemd.
+use sd_notify::NotifyState;
+
+/// The daemon's link to its service manager.
 pub struct Notifier {
-    socket: Option<(UnixDatagram, std::os::unix::net::SocketAddr)>,
     /// Half of `WatchdogSec`, when systemd asks for watchdog pings.
     pub watchdog_every: Option<Duration>,
 }
 
 impl Notifier {
-    /// Reads `NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace) and
-    /// `WATCHDOG_USEC` (honoured only if `WATCHDOG_PID` is unset or ours).
-    pub fn from_env() -> std::io::Result<Notifier> {
-        let socket = match std::env::var_os("NOTIFY_SOCKET") {
-            None => None,
-            Some(path) => {
-                use std::os::unix::{ffi::OsStrExt, net::SocketAddr};
-                let bytes = path.as_bytes();
-                let addr = match bytes.strip_prefix(b"@") {
-                    Some(name) => {
-                        use std::os::linux::net::SocketAddrExt;
-                        SocketAddr::from_abstract_name(name)?
-                    }
-                    None => SocketAddr::from_pathname(std::path::Path::new(&path))?,
-                };
-                Some((UnixDatagram::unbound()?, addr))
-            }
-        };
-        let ours = std::env::var("WATCHDOG_PID")
-            .map(|p| p.trim() == std::process::id().to_string())
-            .unwrap_or(true);
-        let watchdog_every = std::env::var("WATCHDOG_USEC")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|&us| us > 0 && ours)
-            .map(|us| Duration::from_micros(us / 2));
-        Ok(Notifier {
-            socket,
-            watchdog_every,
-        })
+    /// Reads `WATCHDOG_USEC` (honoured only if `WATCHDOG_PID` is unset or ours).
+    pub fn from_env() -> Notifier {
+        Notifier {
+            watchdog_every: sd_notify::watchdog_enabled().map(|every| every / 2),
+        }
     }
 
-    fn send(&self, message: &str) {
-        if let Some((sock, addr)) = &self.socket
-            && let Err(e) = sock.send_to_addr(message.as_bytes(), addr)
-        {
+    fn send(&self, states: &[NotifyState]) {
+        if let Err(e) = sd_notify::notify(states) {
             // systemd going away must not take the data plane's daemon with it.
             tracing::warn!(error = %e, "cannot notify systemd");
         }
@@ -54,25 +29,23 @@ impl Notifier {
 
     /// Programs attached, policy in force.
     pub fn ready(&self, status: &str) {
-        self.send(&format!("READY=1\nSTATUS={status}"));
+        self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
     }
 
     /// A reload starts now (systemd ≥ 253 wants the monotonic time with it).
     pub fn reloading(&self) {
-        let usec = crate::control::monotonic_ns() / 1000;
-        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={usec}"));
+        match NotifyState::monotonic_usec_now() {
+            Ok(now) => self.send(&[NotifyState::Reloading, now]),
+            Err(e) => tracing::warn!(error = %e, "cannot read the monotonic clock"),
+        }
     }
 
     /// The control loop is alive: sent from the loop itself, so a stuck loop stops pinging.
     pub fn watchdog(&self) {
-        self.send("WATCHDOG=1");
+        self.send(&[NotifyState::Watchdog]);
     }
 
     pub fn stopping(&self) {
-        self.send("STOPPING=1");
-    }
-
-    pub fn status(&self, status: &str) {
-        self.send(&format!("STATUS={status}"));
+        self.send(&[NotifyState::Stopping]);
     }
 }

@@ -2,10 +2,11 @@
 //! moved, and the policer's arithmetic. Needs root; run by `cargo xtask test`.
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use gateway_common::{Counters, DIR_DOWNLOAD, DIR_UPLOAD, reason};
+use gateway_common::{Counters, Direction, Reason};
 use opd_gateway::{
     control,
     dataplane::{Dataplane, LAN_PROGRAM, WAN_PROGRAM},
+    plan::Applied,
     policy::{self, Policy},
 };
 use opd_testbed::{
@@ -52,30 +53,32 @@ download = {{ rate = "unlimited" }}
 }
 
 fn load(policy: &Policy) -> Dataplane {
+    load_applied(policy).0
+}
+
+/// The programs loaded, holding `policy` as a starting daemon would.
+fn load_applied(policy: &Policy) -> (Dataplane, Applied) {
     require_root();
     let mut dp =
         Dataplane::load_file(&env_path("OPD_GATEWAY_EBPF")).expect("load the XDP programs");
-    dp.apply(&control::initial_plan(policy))
-        .expect("configure the data plane");
-    dp
+    let applied = Applied::start(&mut dp, policy).expect("configure the data plane");
+    (dp, applied)
 }
 
 /// Every counter of the data plane, labelled.
 fn counters(dp: &Dataplane, policy: &Policy) -> Vec<(String, Counters)> {
     let mut all = Vec::new();
-    for dir in [DIR_UPLOAD, DIR_DOWNLOAD] {
+    for dir in Direction::ALL {
+        let d = dir.index();
         for (i, a) in policy.agencies.iter().enumerate() {
             all.push((
-                format!("{}/{dir}", a.id),
-                dp.agency_counters(i as u32, dir).unwrap(),
+                format!("{}/{d}", a.id),
+                dp.counters().agency(i as u32, dir).unwrap(),
             ));
         }
-        for (r, name) in [
-            (reason::CONTROL, "control"),
-            (reason::UNCLASSIFIED, "unclassified"),
-            (reason::MALFORMED, "malformed"),
-        ] {
-            all.push((format!("{name}/{dir}"), dp.other_counters(r, dir).unwrap()));
+        for r in Reason::ALL {
+            let c = dp.counters().reason(r, dir).unwrap();
+            all.push((format!("{}/{d}", r.as_str()), c));
         }
     }
     all
@@ -394,7 +397,7 @@ fn the_policer_passes_the_burst_then_the_rate() {
     let elapsed = start.elapsed().as_secs_f64();
     // The burst (100 ms at 1 Mbps, at least ten full frames: 15 180 bytes), the first
     // frame's own room, and what the rate refills.
-    let burst = p.agencies[2].limits[0].burst_bytes(1_000_000) as f64;
+    let burst = p.agencies[2].limits.upload.burst_bytes(1_000_000) as f64;
     assert_eq!(burst, 15_180.0);
     let allowed = burst / 1000.0 + 1.0 + elapsed * 1e6 / 8.0 / 1000.0;
     assert!(
@@ -405,7 +408,7 @@ fn the_policer_passes_the_burst_then_the_rate() {
         passed as f64 <= allowed + 1.0,
         "{passed} frames passed in {elapsed:.3}s, at most {allowed:.1} allowed"
     );
-    let c = dp.agency_counters(2, DIR_UPLOAD).unwrap();
+    let c = dp.counters().agency(2, Direction::Upload).unwrap();
     assert_eq!(c.passed_packets, passed);
     assert_eq!(c.dropped_packets, 200 - passed);
     assert_eq!(c.passed_bytes, passed * 1000);
@@ -417,17 +420,19 @@ fn the_policer_passes_the_burst_then_the_rate() {
 #[test]
 fn a_rate_raised_after_a_stop_applies_at_once() {
     let p = policy("pass", "bridge");
-    let mut dp = load(&p);
+    let (mut dp, mut applied) = load_applied(&p);
     let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 130).bytes();
     let expires = control::monotonic_ns() + 60_000_000_000;
     // "slow" all but stopped (8 bps): its burst passes, then a debt of hours builds up.
-    dp.set_rate(
-        2,
-        DIR_UPLOAD,
-        gateway_common::Limit::from_rate(8, 15_180),
-        expires,
-    )
-    .unwrap();
+    applied
+        .set_rate(
+            &mut dp,
+            2,
+            Direction::Upload,
+            gateway_common::Limit::from_rate(8, 15_180),
+            expires,
+        )
+        .unwrap();
     let passed_slow = (0..40)
         .filter(|_| run(&dp, &p, LAN_PROGRAM, &frame).passed)
         .count();
@@ -436,13 +441,15 @@ fn a_rate_raised_after_a_stop_applies_at_once() {
         "{passed_slow} frames passed at 8 bps"
     );
     // The control loop gives it 100 Mbps: the new rate holds from now, not after the debt.
-    dp.set_rate(
-        2,
-        DIR_UPLOAD,
-        gateway_common::Limit::from_rate(100_000_000, 1_250_000),
-        expires,
-    )
-    .unwrap();
+    applied
+        .set_rate(
+            &mut dp,
+            2,
+            Direction::Upload,
+            gateway_common::Limit::from_rate(100_000_000, 1_250_000),
+            expires,
+        )
+        .unwrap();
     // The debt beyond the bucket is forgiven, the bucket itself starts empty: frames pass at
     // the new rate (one per 80 µs) from the moment it is set.
     let start = std::time::Instant::now();
@@ -546,7 +553,7 @@ fn ecn_capable_frames_are_marked_once_the_bucket_is_half_used() {
         verdicts.ends_with("DD"),
         "beyond the bucket, ECN-capable frames are dropped too: {verdicts}"
     );
-    let c = dp.agency_counters(2, DIR_UPLOAD).unwrap();
+    let c = dp.counters().agency(2, Direction::Upload).unwrap();
     assert_eq!(c.marked_packets, marked as u64, "{c:?}");
 
     // A frame that is not ECN-capable passes unchanged once the rate allows it.

@@ -71,13 +71,14 @@ struct Notifications {
 }
 
 impl Notifications {
+    /// The next message, its `KEY=VALUE` lines without the newline that may end the last.
     fn next(&self, within: Duration) -> Option<String> {
         self.sock.set_read_timeout(Some(within)).unwrap();
         let mut buf = [0u8; 4096];
         self.sock
             .recv(&mut buf)
             .ok()
-            .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+            .map(|n| String::from_utf8_lossy(&buf[..n]).trim_end().to_string())
     }
 
     /// Waits for a message containing `what`, skipping watchdog pings; panics after `within`.

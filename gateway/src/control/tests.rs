@@ -1,77 +1,50 @@
 //! The control loop against a simulated data plane that polices like the XDP program.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use gateway_common::{Counters, Limit, LimitEntry, agency_slot};
+use gateway_common::{Counters, Direction, Limit, LimitEntry};
 
 use super::*;
-use crate::{dataplane::Plan, policy};
+use crate::{dataplane::MapWrite, plan::fallback_rates, policy};
 
 const SECOND: u64 = 1_000_000_000;
 /// Monday 2026-11-23 10:00 in Jakarta.
 const MONDAY_10H: i64 = 1_795_402_800;
+const UP: Direction = Direction::Upload;
 
-/// A data plane in memory: the same maps, policed with the same GCRA arithmetic.
+/// A data plane in memory: carries out the same writes, polices with the same GCRA
+/// arithmetic.
 #[derive(Default)]
 struct SimPlane {
-    limits: BTreeMap<u32, LimitEntry>,
-    tat: BTreeMap<u32, u64>,
-    counters: BTreeMap<u32, Counters>,
-    plans: Vec<Plan>,
+    /// What the maps hold, as the kernel's would.
+    maps: Contents,
+    tat: BTreeMap<(u32, Direction), u64>,
+    counters: BTreeMap<(u32, Direction), Counters>,
+    /// Every write, in order.
+    writes: Vec<MapWrite>,
 }
 
 impl Plane for SimPlane {
     fn counters(&self, slot: u32, dir: Direction) -> Result<Counters, DataplaneError> {
-        Ok(self
-            .counters
-            .get(&agency_slot(slot, dir as u32))
-            .copied()
-            .unwrap_or_default())
+        Ok(self.counters.get(&(slot, dir)).copied().unwrap_or_default())
     }
 
-    fn apply(&mut self, plan: &Plan) -> Result<(), DataplaneError> {
-        for (&slot, fixed) in &plan.fixed {
-            for dir in 0..2 {
-                let i = agency_slot(slot, dir);
-                match self.limits.get_mut(&i) {
-                    Some(e) if !plan.fresh.contains(&slot) => e.fixed = fixed[dir as usize],
-                    _ => {
-                        self.tat.insert(i, 0);
-                        self.counters.insert(i, Counters::default());
-                        self.limits.insert(
-                            i,
-                            LimitEntry {
-                                fixed: fixed[dir as usize],
-                                ..Default::default()
-                            },
-                        );
-                    }
-                }
+    fn write(&mut self, write: &MapWrite) -> Result<(), DataplaneError> {
+        if let MapWrite::ResetSlot { slot } = write {
+            for dir in Direction::ALL {
+                self.tat.insert((*slot, dir), 0);
+                self.counters.insert((*slot, dir), Counters::default());
             }
         }
-        self.limits.retain(|i, _| plan.fixed.contains_key(&(i / 2)));
-        self.plans.push(plan.clone());
-        Ok(())
-    }
-
-    fn set_rate(
-        &mut self,
-        slot: u32,
-        dir: Direction,
-        rate: Limit,
-        expires_ns: u64,
-    ) -> Result<(), DataplaneError> {
-        if let Some(e) = self.limits.get_mut(&agency_slot(slot, dir as u32)) {
-            e.dynamic = rate;
-            e.dynamic_expires_ns = expires_ns;
-        }
+        self.maps.record(write);
+        self.writes.push(write.clone());
         Ok(())
     }
 }
 
 impl SimPlane {
     fn effective(&self, slot: u32, dir: Direction, now: u64) -> Limit {
-        let e = self.limits[&agency_slot(slot, dir as u32)];
+        let e = self.maps.limits[&(slot, dir)];
         if now < e.dynamic_expires_ns {
             e.dynamic
         } else {
@@ -85,7 +58,7 @@ impl SimPlane {
             return;
         }
         let gap = frame * 8 * SECOND / bps;
-        let i = agency_slot(slot, dir as u32);
+        let i = (slot, dir);
         let mut t = t0;
         while t < t1 {
             let l = self.effective(slot, dir, t);
@@ -105,6 +78,17 @@ impl SimPlane {
             t += gap;
         }
     }
+}
+
+/// The slots reset (taking a new agency) by these writes.
+fn resets(writes: &[MapWrite]) -> Vec<u32> {
+    writes
+        .iter()
+        .filter_map(|w| match w {
+            MapWrite::ResetSlot { slot } => Some(*slot),
+            _ => None,
+        })
+        .collect()
 }
 
 fn policy(text: &str) -> Policy {
@@ -127,7 +111,7 @@ fn three() -> Policy {
 }
 
 fn upload_rates(c: &Controller) -> Vec<u64> {
-    c.tracked().iter().map(|t| t.flows[0].allocated).collect()
+    c.tracked().iter().map(|t| t.flows[UP].allocated).collect()
 }
 
 /// Runs `ticks` ticks of one second with each agency offering `load[i]` bits/s upload.
@@ -151,7 +135,7 @@ fn run(c: &mut Controller, plane: &mut SimPlane, now: &mut u64, ticks: usize, lo
 /// under `load`: the plane, the controller and the time of the last tick.
 fn started(start: u64, ticks: usize, load: &[u64]) -> (SimPlane, Controller, u64) {
     let mut plane = SimPlane::default();
-    let mut c = Controller::new(three(), &mut plane).unwrap();
+    let mut c = Controller::adopt(three(), &mut plane, Contents::default()).unwrap();
     let mut now = start;
     c.tick(&mut plane, now, MONDAY_10H).unwrap();
     run(&mut c, &mut plane, &mut now, ticks, load);
@@ -195,11 +179,11 @@ fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
     let fixed = fallback_rates(c.policy());
     assert_eq!(
         dynamic,
-        c.policy().agencies[2].limits[0].to_dataplane(c.tracked()[2].flows[0].allocated)
+        c.policy().agencies[2].limits[UP].to_dataplane(c.tracked()[2].flows[UP].allocated)
     );
     assert_eq!(
         fallback,
-        c.policy().agencies[2].limits[0].to_dataplane(fixed[2][0])
+        c.policy().agencies[2].limits[UP].to_dataplane(fixed[2][UP])
     );
     assert_ne!(dynamic, fallback);
     // dinkes wakes up: its guarantee within two ticks.
@@ -213,15 +197,15 @@ fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
     assert!(upload_rates(&c)[0] >= 20_000_000, "{:?}", upload_rates(&c));
 
     // The static division never oversubscribes the uplink.
-    assert!(fixed.iter().map(|r| r[0]).sum::<u64>() <= c.policy().site.usable(Direction::Upload));
+    assert!(fixed.iter().map(|r| r[UP]).sum::<u64>() <= c.policy().site.usable(Direction::Upload));
 }
 
 #[test]
 fn a_wrapped_counter_gives_the_right_demand() {
     let mut plane = SimPlane::default();
-    let mut c = Controller::new(three(), &mut plane).unwrap();
+    let mut c = Controller::adopt(three(), &mut plane, Contents::default()).unwrap();
     let slot = c.tracked()[0].slot;
-    let i = agency_slot(slot, 0);
+    let i = (slot, UP);
     plane.counters.insert(
         i,
         Counters {
@@ -236,14 +220,14 @@ fn a_wrapped_counter_gives_the_right_demand() {
     plane.counters.get_mut(&i).unwrap().passed_bytes = (u64::MAX - 100_000).wrapping_add(1_250_000);
     now += SECOND;
     c.tick(&mut plane, now, MONDAY_10H + 1).unwrap();
-    assert_eq!(c.tracked()[0].flows[0].offered_rate, 10_000_000);
-    assert_eq!(c.tracked()[0].flows[0].demand, 10_000_000);
+    assert_eq!(c.tracked()[0].flows[UP].offered_rate, 10_000_000);
+    assert_eq!(c.tracked()[0].flows[UP].demand, 10_000_000);
 }
 
 #[test]
 fn a_late_or_early_tick_never_gives_a_wrong_rate() {
     let (mut plane, mut c, mut now) = started(SECOND, 3, &[15_000_000, 5_000_000, 0]);
-    let before = c.tracked()[0].flows[0].demand;
+    let before = c.tracked()[0].flows[UP].demand;
     // A tick 1 ms after the previous one: too short to measure, the demand stands.
     let slot = c.tracked()[0].slot;
     plane.offer(
@@ -256,7 +240,7 @@ fn a_late_or_early_tick_never_gives_a_wrong_rate() {
     );
     now += 1_000_000;
     c.tick(&mut plane, now, MONDAY_10H + 4).unwrap();
-    assert_eq!(c.tracked()[0].flows[0].demand, before);
+    assert_eq!(c.tracked()[0].flows[UP].demand, before);
     // The loop stalls for 30 s (the data plane fell back meanwhile): the demand measured
     // is the stall's average, and the rates written are valid.
     plane.offer(
@@ -269,12 +253,12 @@ fn a_late_or_early_tick_never_gives_a_wrong_rate() {
     );
     now += 30 * SECOND;
     c.tick(&mut plane, now, MONDAY_10H + 34).unwrap();
-    let f = c.tracked()[0].flows[0];
+    let f = c.tracked()[0].flows[UP];
     assert!((14_900_000..=15_100_000).contains(&f.offered_rate), "{f:?}");
     let r = upload_rates(&c);
     assert!(r.iter().sum::<u64>() <= c.policy().site.usable(Direction::Upload));
     for (rate, a) in r.iter().zip(&c.policy().agencies) {
-        assert!(*rate <= a.limits[0].ceiling);
+        assert!(*rate <= a.limits[UP].ceiling);
     }
 }
 
@@ -286,7 +270,7 @@ fn a_clock_step_changes_only_which_schedule_applies() {
          [[agency]]\nid = \"wifi\"\ntier = \"public\"\nvlans = [6]\nupload = {{ ceiling = \"100Mbps\" }}\ndownload = {{ guaranteed = \"1Mbps\" }}\n"
     ));
     let mut plane = SimPlane::default();
-    let mut c = Controller::new(p, &mut plane).unwrap();
+    let mut c = Controller::adopt(p, &mut plane, Contents::default()).unwrap();
     let mut now = SECOND;
     let load = [90_000_000u64, 90_000_000];
     let mut wall = MONDAY_10H;
@@ -310,13 +294,13 @@ fn a_clock_step_changes_only_which_schedule_applies() {
         }
         let local = c.policy().site.timezone.local(wall);
         let office = local.weekday < 5 && (420..900).contains(&local.minute);
-        let g = c.tracked()[0].flows[0].guaranteed;
+        let g = c.tracked()[0].flows[UP].guaranteed;
         assert_eq!(
             g,
             if office { 60_000_000 } else { 10_000_000 },
             "at {local}"
         );
-        assert!(c.tracked()[0].flows[0].allocated >= g, "at {local}");
+        assert!(c.tracked()[0].flows[UP].allocated >= g, "at {local}");
     }
 }
 
@@ -325,7 +309,7 @@ fn reload_keeps_slots_and_counters_and_reuses_freed_slots_fresh() {
     let (mut plane, mut c, mut now) = started(SECOND, 2, &[10_000_000, 10_000_000, 10_000_000]);
     let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
     assert_eq!(slots, vec![0, 1, 2]);
-    let bpbd_bytes = plane.counters[&agency_slot(1, 0)].passed_bytes;
+    let bpbd_bytes = plane.counters[&(1, UP)].passed_bytes;
     assert!(bpbd_bytes > 0);
 
     // dinkes removed, bpbd re-VLANed and its guarantee changed, a new agency added.
@@ -334,6 +318,7 @@ fn reload_keeps_slots_and_counters_and_reuses_freed_slots_fresh() {
          [[agency]]\nid = \"wifi\"\ntier = \"public\"\nvlans = [30]\nupload = {{ ceiling = \"100Mbps\" }}\ndownload = {{ ceiling = \"100Mbps\" }}\n\
          [[agency]]\nid = \"dukcapil\"\nvlans = [40]\nupload = {{ guaranteed = \"5Mbps\" }}\ndownload = {{ guaranteed = \"5Mbps\" }}\n"
     ));
+    let before = plane.writes.len();
     c.reload(next.clone(), &mut plane).unwrap();
     let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
     assert_eq!(
@@ -342,19 +327,24 @@ fn reload_keeps_slots_and_counters_and_reuses_freed_slots_fresh() {
         "kept agencies keep their slots; the new one takes a slot nobody used"
     );
     assert_eq!(
-        plane.counters[&agency_slot(1, 0)].passed_bytes,
+        plane.counters[&(1, UP)].passed_bytes,
         bpbd_bytes,
         "counters carry on"
     );
-    let plan = plane.plans.last().unwrap();
-    assert_eq!(plan.vlans[20], 0, "VLAN 20 no longer belongs to anyone");
-    assert_eq!(plan.vlans[21], 2, "VLAN 21 is bpbd's (slot 1)");
-    assert_eq!(plan.vlans[10], 0);
-    assert_eq!(plan.vlans[40], 4);
-    assert_eq!(plan.fresh.iter().copied().collect::<Vec<_>>(), vec![3]);
+    let vlans = &plane.maps.vlans;
+    assert_eq!(vlans[20], 0, "VLAN 20 no longer belongs to anyone");
+    assert_eq!(vlans[21], 2, "VLAN 21 is bpbd's (slot 1)");
+    assert_eq!(vlans[10], 0);
+    assert_eq!(vlans[40], 4);
+    assert_eq!(resets(&plane.writes[before..]), vec![3]);
+    assert_eq!(
+        plane.maps.ids.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2, 3],
+        "dinkes's slot is freed"
+    );
     // Dinkes's old slot is reused by the next newcomer, starting from zero.
     assert!(
-        plane.counters[&agency_slot(0, 0)].passed_bytes > 0,
+        plane.counters[&(0, UP)].passed_bytes > 0,
         "dinkes's old counts are still there"
     );
     let mut later = next.clone();
@@ -366,13 +356,13 @@ fn reload_keeps_slots_and_counters_and_reuses_freed_slots_fresh() {
     c.reload(later, &mut plane).unwrap();
     assert_eq!(c.tracked()[3].slot, 0);
     assert_eq!(
-        plane.counters[&agency_slot(0, 0)],
+        plane.counters[&(0, UP)],
         Counters::default(),
         "a reused slot starts at zero"
     );
     c.reload(next, &mut plane).unwrap();
     // The demand of a kept agency carries over: no re-learning after a reload.
-    assert!(c.tracked()[0].flows[0].demand > 0);
+    assert!(c.tracked()[0].flows[UP].demand > 0);
     run(
         &mut c,
         &mut plane,
@@ -384,31 +374,10 @@ fn reload_keeps_slots_and_counters_and_reuses_freed_slots_fresh() {
 }
 
 #[test]
-fn a_guaranteed_fallback_is_each_agencys_guarantee() {
-    let p = policy(&three_text("fallback = \"guaranteed\"\n"));
-    let r = fallback_rates(&p);
-    assert_eq!(
-        r.iter().map(|r| r[0]).collect::<Vec<_>>(),
-        vec![20_000_000, 30_000_000, 0]
-    );
-    // "shared": as if everyone were busy, guarantees first and the rest by tier.
-    let r = fallback_rates(&three());
-    assert_eq!(r.iter().map(|r| r[0]).sum::<u64>(), 99_000_000);
-    assert!(r[0][0] >= 20_000_000 && r[1][0] >= 30_000_000);
-}
-
-#[test]
 fn a_restarted_daemon_adopts_slots_counters_and_rates() {
     let (mut plane, c, mut now) = started(SECOND, 3, &[30_000_000, 30_000_000, 30_000_000]);
-    let before: Vec<Counters> = (0..3).map(|s| plane.counters[&agency_slot(s, 0)]).collect();
-    let rates: Vec<LimitEntry> = (0..3).map(|s| plane.limits[&agency_slot(s, 0)]).collect();
-    let known: HashMap<String, u32> = c
-        .policy()
-        .agencies
-        .iter()
-        .zip(c.tracked())
-        .map(|(a, t)| (a.id.clone(), t.slot))
-        .collect();
+    let before: Vec<Counters> = (0..3).map(|s| plane.counters[&(s, UP)]).collect();
+    let rates: Vec<LimitEntry> = (0..3).map(|s| plane.maps.limits[&(s, UP)]).collect();
     drop(c);
 
     // The new daemon's policy lists the agencies in another order and adds one.
@@ -418,32 +387,25 @@ fn a_restarted_daemon_adopts_slots_counters_and_rates() {
     extra.id = "bappeda".into();
     extra.vlans = vec![40];
     p.agencies.push(extra);
-    let mut c = Controller::adopt(p, &mut plane, known).unwrap();
+    // What the kernel hands a new daemon: the maps as they are.
+    let contents = plane.maps.clone();
+    let before_adopt = plane.writes.len();
+    let mut c = Controller::adopt(p, &mut plane, contents).unwrap();
     let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
     assert_eq!(
         slots,
         vec![2, 1, 0, 3],
         "each agency back in its slot; the newcomer in a free one"
     );
-    assert_eq!(
-        plane
-            .plans
-            .last()
-            .unwrap()
-            .fresh
-            .iter()
-            .copied()
-            .collect::<Vec<_>>(),
-        vec![3]
-    );
+    assert_eq!(resets(&plane.writes[before_adopt..]), vec![3]);
     for s in 0..3u32 {
         assert_eq!(
-            plane.counters[&agency_slot(s, 0)],
+            plane.counters[&(s, UP)],
             before[s as usize],
             "counters carry on"
         );
         assert_eq!(
-            plane.limits[&agency_slot(s, 0)].dynamic,
+            plane.maps.limits[&(s, UP)].dynamic,
             rates[s as usize].dynamic,
             "rates in force stay"
         );
@@ -451,7 +413,7 @@ fn a_restarted_daemon_adopts_slots_counters_and_rates() {
     // The first tick of the new daemon only measures: the adopted rates stay until they
     // expire or the second tick replaces them.
     c.tick(&mut plane, now, MONDAY_10H + 10).unwrap();
-    assert_eq!(plane.limits[&agency_slot(0, 0)].dynamic, rates[0].dynamic);
+    assert_eq!(plane.maps.limits[&(0, UP)].dynamic, rates[0].dynamic);
     run(
         &mut c,
         &mut plane,
@@ -460,7 +422,7 @@ fn a_restarted_daemon_adopts_slots_counters_and_rates() {
         &[30_000_000, 30_000_000, 30_000_000, 0],
     );
     assert!(
-        c.tracked()[0].flows[0].demand >= 29_000_000,
+        c.tracked()[0].flows[UP].demand >= 29_000_000,
         "demand measured again from the adopted counters"
     );
 }

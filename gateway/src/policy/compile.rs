@@ -5,9 +5,9 @@ use std::{collections::HashMap, ops::Range, path::PathBuf, time::Duration};
 use toml::Spanned;
 
 use super::{
-    Agency, Diagnostic, Direction, Fallback, Forwarding, Limits, Override, Policy, PolicyError,
-    Prefix, Schedule, Severity, Site, Tier, TimeZone, Unclassified, XdpMode, clock, defaults, rate,
-    raw,
+    Agency, Diagnostic, Direction, Fallback, Forwarding, Limits, Override, PerDirection, Policy,
+    PolicyError, Prefix, Schedule, Severity, Site, Tier, TimeZone, Unclassified, XdpMode, clock,
+    defaults, rate, raw,
 };
 use crate::units::{Amount, Rate, parse_amount, parse_duration, parse_rate};
 
@@ -149,9 +149,10 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
     };
     // Percentages need the capacity; without a valid site, agency values are still checked
     // against a placeholder so their own errors are reported too.
-    let capacity = site
-        .as_ref()
-        .map_or([u64::MAX / 4; 2], |(_, _, s)| s.site.capacity);
+    let capacity = site.as_ref().map_or(
+        PerDirection::new(u64::MAX / 4, u64::MAX / 4),
+        |(_, _, s)| s.site.capacity,
+    );
 
     let mut agencies = Vec::new();
     for (file, a) in &raw_agencies {
@@ -190,9 +191,9 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
     if site.capacity_ok {
         check_guarantees(&mut cx, &site, &agencies);
         for a in &agencies {
-            for dir in Direction::BOTH {
-                let cap = site.site.capacity[dir.index()];
-                let l = a.agency.limits[dir.index()];
+            for dir in Direction::ALL {
+                let cap = site.site.capacity[dir];
+                let l = a.agency.limits[dir];
                 if l.ceiling > cap {
                     cx.warn(
                         a.file,
@@ -200,7 +201,7 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
                         format!(
                             "agency \"{}\" has a {} ceiling of {}, above the uplink's {}: it can never be reached",
                             a.agency.id,
-                            dir.name(),
+                            dir.as_str(),
                             rate(l.ceiling),
                             rate(cap)
                         ),
@@ -242,7 +243,7 @@ struct SiteOut {
 }
 
 fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
-    let mut capacity = [0u64; 2];
+    let mut capacity = PerDirection::<u64>::default();
     let mut capacity_ok = true;
     let mut capacity_span = 0..0;
     match &s.capacity {
@@ -268,7 +269,7 @@ fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
                 (Direction::Download, &c.download),
             ] {
                 match parse_rate(v.get_ref()) {
-                    Ok(r) => capacity[dir.index()] = r.bits_per_second(),
+                    Ok(r) => capacity[dir] = r.bits_per_second(),
                     Err(e) => {
                         capacity_ok = false;
                         cx.error(
@@ -282,7 +283,7 @@ fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
             }
         }
     }
-    let mut headroom = [0u64; 2];
+    let mut headroom = PerDirection::<u64>::default();
     let headroom_amount = match &s.headroom {
         None => Amount::Percent(defaults::HEADROOM_PERCENT),
         Some(h) => match parse_amount(h.get_ref()) {
@@ -298,10 +299,10 @@ fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
             }
         },
     };
-    for dir in Direction::BOTH {
-        let cap = capacity[dir.index()];
-        headroom[dir.index()] = headroom_amount.resolve(Rate(cap));
-        if capacity_ok && headroom[dir.index()] >= cap {
+    for dir in Direction::ALL {
+        let cap = capacity[dir];
+        headroom[dir] = headroom_amount.resolve(Rate(cap));
+        if capacity_ok && headroom[dir] >= cap {
             let span = s
                 .headroom
                 .as_ref()
@@ -311,7 +312,7 @@ fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
                 span,
                 format!(
                     "the headroom leaves nothing of the {} capacity of {}",
-                    dir.name(),
+                    dir.as_str(),
                     rate(cap)
                 ),
                 Some("headroom is what is kept free below the capacity, e.g. \"2%\"".into()),
@@ -442,7 +443,7 @@ fn compile_agency(
     cx: &mut Ctx,
     file: usize,
     a: &Spanned<raw::Agency>,
-    capacity: [u64; 2],
+    capacity: PerDirection<u64>,
 ) -> AgencyOut {
     let a = a.get_ref();
     let id = a.id.get_ref().clone();
@@ -513,10 +514,10 @@ fn compile_agency(
             Some("add `vlans = [110]` (or `qinq = [[outer, inner]]`) so its traffic can be recognised".into()),
         );
     }
-    let limits = [
-        compile_limits(cx, file, &a.upload, Rate(capacity[0])),
-        compile_limits(cx, file, &a.download, Rate(capacity[1])),
-    ];
+    let limits = PerDirection::new(
+        compile_limits(cx, file, &a.upload, Rate(capacity.upload)),
+        compile_limits(cx, file, &a.download, Rate(capacity.download)),
+    );
     let mut schedules = Vec::new();
     let mut schedule_spans = Vec::new();
     for s in &a.schedule {
@@ -703,8 +704,8 @@ fn compile_schedule(
     cx: &mut Ctx,
     file: usize,
     s: &Spanned<raw::Schedule>,
-    base: &[Limits; 2],
-    capacity: [u64; 2],
+    base: &PerDirection<Limits>,
+    capacity: PerDirection<u64>,
 ) -> Option<Schedule> {
     let s = s.get_ref();
     let days = clock::parse_days(s.days.get_ref())
@@ -713,13 +714,13 @@ fn compile_schedule(
     let hours = clock::parse_hours(s.hours.get_ref())
         .map_err(|e| cx.error(file, s.hours.span(), e, None))
         .ok();
-    let mut overrides = [Override::default(); 2];
+    let mut overrides = PerDirection::<Override>::default();
     for (dir, o) in [
         (Direction::Upload, &s.upload),
         (Direction::Download, &s.download),
     ] {
         let Some(o) = o else { continue };
-        let cap = Rate(capacity[dir.index()]);
+        let cap = Rate(capacity[dir]);
         let r = o.get_ref();
         let g = r
             .guaranteed
@@ -733,26 +734,26 @@ fn compile_schedule(
             cx.error(
                 file,
                 o.span(),
-                format!("this schedule's `{}` changes nothing", dir.name()),
+                format!("this schedule's `{}` changes nothing", dir.as_str()),
                 Some("give `guaranteed` and/or `ceiling`".into()),
             );
         }
-        let eff_g = g.unwrap_or(base[dir.index()].guaranteed);
-        let eff_c = c.unwrap_or(base[dir.index()].ceiling);
+        let eff_g = g.unwrap_or(base[dir].guaranteed);
+        let eff_c = c.unwrap_or(base[dir].ceiling);
         if eff_g > eff_c {
             cx.error(
                 file,
                 o.span(),
                 format!(
                     "during this schedule the {} guarantee {} is above the ceiling {}",
-                    dir.name(),
+                    dir.as_str(),
                     rate(eff_g),
                     rate(eff_c)
                 ),
                 Some("a guarantee is at most the ceiling, also inside a schedule".into()),
             );
         }
-        overrides[dir.index()] = Override {
+        overrides[dir] = Override {
             guaranteed: g,
             ceiling: c,
         };
@@ -857,7 +858,7 @@ fn check_guarantees(cx: &mut Ctx, site: &SiteOut, agencies: &[AgencyOut]) {
     points.sort_unstable();
     points.dedup();
     let timed = points.len() > 1;
-    for dir in Direction::BOTH {
+    for dir in Direction::ALL {
         let usable = site.site.usable(dir);
         for &m in &points {
             let t = super::LocalTime {
@@ -888,11 +889,11 @@ fn check_guarantees(cx: &mut Ctx, site: &SiteOut, agencies: &[AgencyOut]) {
                 site.capacity_span.clone(),
                 format!(
                     "the {} guarantees add up to {}{when}, above the {} that can be promised ({} capacity minus {} headroom)",
-                    dir.name(),
+                    dir.as_str(),
                     rate(sum),
                     rate(usable),
-                    rate(site.site.capacity[dir.index()]),
-                    rate(site.site.headroom[dir.index()])
+                    rate(site.site.capacity[dir]),
+                    rate(site.site.headroom[dir])
                 ),
                 Some(format!(
                     "lower some guarantees (largest: {}), or raise `capacity` if more was purchased",

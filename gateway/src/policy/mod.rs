@@ -20,6 +20,7 @@ use std::{
 use serde::Deserialize;
 
 pub use clock::{LocalTime, TimeZone};
+pub use gateway_common::{Direction, PerDirection, Tier};
 
 use crate::units::Rate;
 
@@ -49,28 +50,6 @@ pub mod defaults {
     pub const HEADROOM_PERCENT: f64 = 2.0;
 }
 
-/// Upload (policed on `lan` ingress) or download (policed on `wan` ingress).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    Upload = 0,
-    Download = 1,
-}
-
-impl Direction {
-    pub const BOTH: [Direction; 2] = [Direction::Upload, Direction::Download];
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Upload => "upload",
-            Direction::Download => "download",
-        }
-    }
-}
-
 /// A validated policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -95,10 +74,10 @@ pub struct Site {
     pub forwarding: Forwarding,
     pub xdp_mode: XdpMode,
     pub unclassified: Unclassified,
-    /// What was purchased, bits/s, per [`Direction`].
-    pub capacity: [u64; 2],
-    /// Kept free below the capacity, bits/s, per [`Direction`].
-    pub headroom: [u64; 2],
+    /// What was purchased, bits/s.
+    pub capacity: PerDirection<u64>,
+    /// Kept free below the capacity, bits/s.
+    pub headroom: PerDirection<u64>,
     /// Re-division interval.
     pub tick: Duration,
     /// How long rates written by the daemon hold before the data plane falls back.
@@ -110,7 +89,7 @@ pub struct Site {
 impl Site {
     /// Capacity minus headroom: what the allocator divides, bits/s.
     pub fn usable(&self, dir: Direction) -> u64 {
-        self.capacity[dir.index()].saturating_sub(self.headroom[dir.index()])
+        self.capacity[dir].saturating_sub(self.headroom[dir])
     }
 }
 
@@ -154,17 +133,6 @@ pub enum Unclassified {
     Agency(usize),
 }
 
-/// Sharing priority: capacity beyond guarantees goes to tiers strictly in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    /// Hospitals, disaster management: served first.
-    Critical,
-    Standard,
-    /// Free public WiFi: only ever what is left over.
-    Public,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agency {
     pub id: String,
@@ -178,8 +146,8 @@ pub struct Agency {
     /// The agency's address prefixes, validated (no overlaps); the data plane classifies by
     /// VLAN.
     pub prefixes: Vec<Prefix>,
-    /// Per [`Direction`], outside any schedule window.
-    pub limits: [Limits; 2],
+    /// Outside any schedule window.
+    pub limits: PerDirection<Limits>,
     pub schedules: Vec<Schedule>,
 }
 
@@ -216,8 +184,8 @@ pub struct Schedule {
     /// Minutes since local midnight; `end <= start` runs past midnight.
     pub start: u16,
     pub end: u16,
-    /// Per [`Direction`]: replacements for guaranteed and ceiling.
-    pub overrides: [Override; 2],
+    /// Replacements for guaranteed and ceiling.
+    pub overrides: PerDirection<Override>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,11 +207,11 @@ impl Agency {
     /// The agency's limits in a direction at a local time (the first covering schedule wins;
     /// validation guarantees at most one covers any moment).
     pub fn limits_at(&self, dir: Direction, t: LocalTime) -> Limits {
-        let base = self.limits[dir.index()];
+        let base = self.limits[dir];
         match self.schedules.iter().find(|s| s.covers(t)) {
             None => base,
             Some(s) => {
-                let o = s.overrides[dir.index()];
+                let o = s.overrides[dir];
                 Limits {
                     guaranteed: o.guaranteed.unwrap_or(base.guaranteed),
                     ceiling: o.ceiling.unwrap_or(base.ceiling),

@@ -43,8 +43,11 @@ fn a_small_policy() {
     assert_eq!(p.site.lan, "eth1");
     assert_eq!(p.site.forwarding, Forwarding::Redirect);
     assert_eq!(p.site.unclassified, Unclassified::Pass);
-    assert_eq!(p.site.capacity, [500_000_000, 1_000_000_000]);
-    assert_eq!(p.site.headroom, [10_000_000, 20_000_000]); // 2% by default
+    assert_eq!(
+        p.site.capacity,
+        PerDirection::new(500_000_000, 1_000_000_000)
+    );
+    assert_eq!(p.site.headroom, PerDirection::new(10_000_000, 20_000_000)); // 2% by default
     assert_eq!(p.site.tick, Duration::from_secs(1));
     assert_eq!(p.site.expiry, Duration::from_secs(3));
     assert_eq!(p.site.timezone.offset_seconds, 7 * 3600);
@@ -53,7 +56,7 @@ fn a_small_policy() {
     let a = &p.agencies[0];
     assert_eq!((a.tier, a.weight), (Tier::Standard, 1));
     assert_eq!(
-        a.limits[0],
+        a.limits.upload,
         Limits {
             guaranteed: 10_000_000,
             ceiling: 10_000_000,
@@ -61,16 +64,16 @@ fn a_small_policy() {
         }
     );
     assert_eq!(
-        a.limits[1],
+        a.limits.download,
         Limits {
             guaranteed: 20_000_000,
             ceiling: 100_000_000,
             burst: Duration::from_millis(20)
         }
     );
-    assert_eq!(a.limits[1].burst_bytes(100_000_000), 250_000);
+    assert_eq!(a.limits.download.burst_bytes(100_000_000), 250_000);
     assert_eq!(
-        a.limits[1].burst_bytes(1_000_000),
+        a.limits.download.burst_bytes(1_000_000),
         defaults::MIN_BURST_BYTES
     );
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
@@ -82,16 +85,16 @@ fn shares_of_the_capacity_and_unlimited() {
         "{SITE}headroom = \"30Mbps\"\n[[agency]]\nid = \"wifi\"\ntier = \"public\"\nweight = 3\nvlans = [300]\nupload = {{ guaranteed = \"1%\", ceiling = \"unlimited\" }}\ndownload = {{ rate = \"unlimited\" }}\n"
     );
     let p = from_texts(&[("p.toml", &text)]).unwrap();
-    assert_eq!(p.site.headroom, [30_000_000, 30_000_000]);
+    assert_eq!(p.site.headroom, PerDirection::new(30_000_000, 30_000_000));
     assert_eq!(p.site.usable(Direction::Download), 970_000_000);
     let w = &p.agencies[0];
     assert_eq!((w.tier, w.weight), (Tier::Public, 3));
     assert_eq!(
-        (w.limits[0].guaranteed, w.limits[0].ceiling),
+        (w.limits.upload.guaranteed, w.limits.upload.ceiling),
         (5_000_000, 500_000_000)
     );
     assert_eq!(
-        (w.limits[1].guaranteed, w.limits[1].ceiling),
+        (w.limits.download.guaranteed, w.limits.download.ceiling),
         (0, 1_000_000_000)
     );
 }

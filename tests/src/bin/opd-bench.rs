@@ -153,8 +153,7 @@ fn program_cost(report: &mut String) {
     for n in [1usize, 45, 4094] {
         let p = policy_with(n.max(2));
         let mut dp = Dataplane::load_file(&env_path("OPD_GATEWAY_EBPF")).expect("load");
-        dp.apply(&opd_gateway::control::initial_plan(&p))
-            .expect("configure");
+        opd_gateway::plan::Applied::start(&mut dp, &p).expect("configure");
         let gw = dp.program(LAN_PROGRAM).unwrap();
         for (what, frame) in &cases {
             let (mut e, mut g) = (Vec::new(), Vec::new());

@@ -87,7 +87,7 @@ fn live_table(status: &Status, t: f64, phase: &str) -> String {
         "",
         mbps(rate),
         mbps(alloc),
-        mbps(status.usable_bps[Direction::Download.index()])
+        mbps(status.usable(Direction::Download))
     );
     out
 }
@@ -151,7 +151,7 @@ fn main() {
     let net = SimNetwork::new(&vids, forwarding);
     let mut gw = net.start_gateway(&path, "0s");
     net.wait_reachable(&vids);
-    let capacity = policy.site.capacity[Direction::Download.index()];
+    let capacity = policy.site.capacity[Direction::Download];
     let phase_len = duration / 3;
     println!(
         "\nUplink: {} down. Three phases of {} s each: {}.\nAt every tick of the gateway: each agency's download rate, allocation, guarantee and drops, from its /status.\n",
@@ -167,7 +167,7 @@ fn main() {
         .iter()
         .zip(&vids)
         .map(|(agency, &vid)| {
-            let g = agency.limits[Direction::Download.index()].guaranteed;
+            let g = agency.limits[Direction::Download].guaranteed;
             let rates: Vec<f64> = (0..3)
                 .map(|p| offered(&agency.id, agency.tier, g, capacity, p) as f64)
                 .collect();
@@ -246,7 +246,7 @@ fn main() {
         );
         let mut total = 0.0;
         for (a, arrivals) in &results {
-            let g = a.limits[Direction::Download.index()].guaranteed;
+            let g = a.limits[Direction::Download].guaranteed;
             let got = arrivals.frame_rate(from, to);
             total += got;
             let off = offered(&a.id, a.tier, g, capacity, phase);
@@ -303,7 +303,7 @@ fn write_plot(
             };
             Series {
                 agency: format!("{} ({})", a.id, format!("{:?}", a.tier).to_lowercase()),
-                guaranteed_mbps: mbps(a.limits[Direction::Download.index()].guaranteed),
+                guaranteed_mbps: mbps(a.limits[Direction::Download].guaranteed),
                 demand: points(&|f| f.demand_bps),
                 allocated: points(&|f| f.allocated_bps),
                 rate: points(&|f| f.rate_bps),
@@ -319,13 +319,13 @@ fn write_plot(
     let title = format!(
         "OPD Gateway demo: {} on a {} uplink, download",
         policy.site.name,
-        policy::rate(policy.site.capacity[Direction::Download.index()])
+        policy::rate(policy.site.capacity[Direction::Download])
     );
     let text = svg(
         &title,
         &series,
         &phases,
-        mbps(policy.site.capacity[Direction::Download.index()]),
+        mbps(policy.site.capacity[Direction::Download]),
     );
     match std::fs::write(path, text) {
         Ok(()) => println!(

@@ -1,0 +1,59 @@
+//! What one tick measured and decided, as plain data: the metrics, the status and the
+//! daemon's table are built from it, never from the controller's internals.
+
+use gateway_common::{PerDirection, Tier};
+
+use super::Tracked;
+use crate::{demand::Flow, policy::Policy};
+
+/// One agency after a tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgencySnapshot {
+    pub id: String,
+    pub name: String,
+    pub tier: Tier,
+    /// Its slot in the data plane's maps.
+    pub slot: u32,
+    pub flows: PerDirection<Flow>,
+}
+
+/// The uplink after a tick.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// The site's name.
+    pub site: String,
+    /// The fingerprint of the policy in force.
+    pub policy: u64,
+    /// Ticks so far.
+    pub ticks: u64,
+    /// Purchased capacity and what is divided (capacity − headroom), bits/s.
+    pub capacity: PerDirection<u64>,
+    pub usable: PerDirection<u64>,
+    /// In policy order.
+    pub agencies: Vec<AgencySnapshot>,
+}
+
+impl Snapshot {
+    pub(super) fn new(policy: &Policy, tracked: &[Tracked], ticks: u64) -> Snapshot {
+        let site = &policy.site;
+        Snapshot {
+            site: site.name.clone(),
+            policy: policy.fingerprint,
+            ticks,
+            capacity: site.capacity,
+            usable: PerDirection::from_fn(|d| site.usable(d)),
+            agencies: policy
+                .agencies
+                .iter()
+                .zip(tracked)
+                .map(|(a, t)| AgencySnapshot {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    tier: a.tier,
+                    slot: t.slot,
+                    flows: t.flows,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! One agency's traffic in one direction, measured tick by tick: the rates it passed and
+//! dropped and the demand the allocator divides the uplink by. Pure: the control loop and
+//! the allocator's property tests take the same step.
+
+use gateway_common::Counters;
+
+use crate::allocator;
+
+/// One agency's state in one direction, carried from tick to tick (and across reloads).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Flow {
+    /// Passed + dropped bytes at the last measured tick.
+    pub offered_bytes: u64,
+    pub passed_bytes: u64,
+    pub dropped_bytes: u64,
+    /// Smoothed demand, bits/s.
+    pub demand: u64,
+    /// Offered, passed and dropped over the last measured tick, bits/s.
+    pub offered_rate: u64,
+    pub passed_rate: u64,
+    pub dropped_rate: u64,
+    /// Allocated rate, bits/s.
+    pub allocated: u64,
+    /// Guarantee and ceiling in force at the last tick, bits/s.
+    pub guaranteed: u64,
+    pub ceiling: u64,
+}
+
+impl Flow {
+    /// Takes `counters` as the starting point, without measuring a rate.
+    pub fn start(&mut self, counters: &Counters) {
+        self.offered_bytes = counters.passed_bytes.wrapping_add(counters.dropped_bytes);
+        self.passed_bytes = counters.passed_bytes;
+        self.dropped_bytes = counters.dropped_bytes;
+    }
+
+    /// Measures the rates over the `elapsed_ns` since the last measurement and updates the
+    /// demand. Counters are wrapping: one that wrapped still gives the right difference.
+    pub fn observe(&mut self, counters: &Counters, elapsed_ns: u64) {
+        let rate = |delta: u64| {
+            (delta as u128 * 8 * 1_000_000_000 / elapsed_ns.max(1) as u128).min(u64::MAX as u128)
+                as u64
+        };
+        let offered = counters.passed_bytes.wrapping_add(counters.dropped_bytes);
+        self.offered_rate = rate(offered.wrapping_sub(self.offered_bytes));
+        self.passed_rate = rate(counters.passed_bytes.wrapping_sub(self.passed_bytes));
+        self.dropped_rate = rate(counters.dropped_bytes.wrapping_sub(self.dropped_bytes));
+        self.demand = allocator::smooth_demand(self.demand, self.offered_rate);
+        self.start(counters);
+    }
+
+    /// Held back by its rate over the last tick: more than 0.5% of what it offered was
+    /// dropped. Such an agency gets the larger room to grow.
+    pub fn held_back(&self) -> bool {
+        self.dropped_rate > self.offered_rate / 200
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(passed: u64, dropped: u64) -> Counters {
+        Counters {
+            passed_bytes: passed,
+            dropped_bytes: dropped,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rates_are_measured_over_the_elapsed_time() {
+        let mut f = Flow::default();
+        f.start(&counters(1_000, 0));
+        // 125,000 bytes passed and 12,500 dropped in half a second.
+        f.observe(&counters(126_000, 12_500), 500_000_000);
+        assert_eq!(f.passed_rate, 2_000_000);
+        assert_eq!(f.dropped_rate, 200_000);
+        assert_eq!(f.offered_rate, 2_200_000);
+        assert_eq!(f.demand, 2_200_000);
+        assert!(f.held_back());
+    }
+
+    #[test]
+    fn wrapped_counters_give_the_right_difference() {
+        let mut f = Flow::default();
+        f.start(&counters(u64::MAX - 99, 0));
+        f.observe(&counters(25, 0), 1_000_000_000);
+        assert_eq!(f.passed_rate, 125 * 8);
+        assert!(!f.held_back());
+    }
+}

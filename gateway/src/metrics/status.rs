@@ -1,0 +1,101 @@
+//! The daemon's status as `/status` serves it and `opd-gateway status` shows it.
+
+use gateway_common::{Direction, Tier};
+use serde::{Deserialize, Serialize};
+
+use crate::{control::Snapshot, demand::Flow};
+
+/// One agency in one direction; rates in bits/s, totals in bytes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct FlowStatus {
+    pub guaranteed_bps: u64,
+    pub ceiling_bps: u64,
+    pub allocated_bps: u64,
+    pub rate_bps: u64,
+    pub demand_bps: u64,
+    pub dropped_bps: u64,
+    /// Allocated above its guarantee: capacity borrowed from others.
+    pub borrowed_bps: u64,
+    pub passed_bytes: u64,
+    pub dropped_bytes: u64,
+}
+
+impl From<&Flow> for FlowStatus {
+    fn from(f: &Flow) -> FlowStatus {
+        FlowStatus {
+            guaranteed_bps: f.guaranteed,
+            ceiling_bps: f.ceiling,
+            allocated_bps: f.allocated,
+            rate_bps: f.passed_rate,
+            demand_bps: f.demand,
+            dropped_bps: f.dropped_rate,
+            borrowed_bps: f.allocated.saturating_sub(f.guaranteed),
+            passed_bytes: f.passed_bytes,
+            dropped_bytes: f.dropped_bytes,
+        }
+    }
+}
+
+/// One agency as the status shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgencyStatus {
+    pub id: String,
+    pub name: String,
+    pub tier: Tier,
+    pub upload: FlowStatus,
+    pub download: FlowStatus,
+}
+
+impl AgencyStatus {
+    pub fn flow(&self, dir: Direction) -> &FlowStatus {
+        match dir {
+            Direction::Upload => &self.upload,
+            Direction::Download => &self.download,
+        }
+    }
+}
+
+/// What `opd-gateway status` shows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    pub site: String,
+    /// The policy's fingerprint, in hex.
+    pub policy: String,
+    /// Policies applied since the daemon started (1 for the first).
+    pub generation: u64,
+    /// Ticks so far.
+    pub tick: u64,
+    /// Per direction: upload, download; bits/s.
+    pub capacity_bps: [u64; 2],
+    pub usable_bps: [u64; 2],
+    pub agencies: Vec<AgencyStatus>,
+}
+
+impl Status {
+    pub fn new(snapshot: &Snapshot, generation: u64) -> Status {
+        Status {
+            site: snapshot.site.clone(),
+            policy: format!("{:016x}", snapshot.policy),
+            generation,
+            tick: snapshot.ticks,
+            capacity_bps: [snapshot.capacity.upload, snapshot.capacity.download],
+            usable_bps: [snapshot.usable.upload, snapshot.usable.download],
+            agencies: snapshot
+                .agencies
+                .iter()
+                .map(|a| AgencyStatus {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    tier: a.tier,
+                    upload: (&a.flows.upload).into(),
+                    download: (&a.flows.download).into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// What was divided in a direction, bits/s.
+    pub fn usable(&self, dir: Direction) -> u64 {
+        self.usable_bps[dir.index()]
+    }
+}
