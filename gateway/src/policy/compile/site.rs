@@ -1,0 +1,210 @@
+//! The `[site]` table.
+
+use std::{ops::Range, time::Duration};
+
+use toml::Spanned;
+
+use super::names::valid_ifname;
+use super::{
+    super::{
+        Diagnostic, Direction, Fallback, Forwarding, PerDirection, Severity, Site, TimeZone,
+        Unclassified, XdpMode, defaults, rate, raw,
+    },
+    Ctx,
+};
+use crate::units::{Amount, Rate, parse_amount, parse_duration, parse_rate};
+
+pub(super) struct SiteOut {
+    pub(super) site: Site,
+    pub(super) capacity_ok: bool,
+    pub(super) capacity_span: Range<usize>,
+    pub(super) file: usize,
+    pub(super) unclassified_name: Option<(String, Range<usize>)>,
+}
+
+pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
+    let mut capacity = PerDirection::<u64>::default();
+    let mut capacity_ok = true;
+    let mut capacity_span = 0..0;
+    match &s.capacity {
+        None => {
+            capacity_ok = false;
+            let (line, column) = cx.at(file, s.lan.span());
+            cx.diags.push(Diagnostic {
+                severity: Severity::Error,
+                file: cx.sources[file].path.clone(),
+                line: line.saturating_sub(1).max(1),
+                column: column.min(1),
+                message: "the site has no `capacity`".into(),
+                hint: Some(
+                    "add what was purchased: capacity = { upload = \"500Mbps\", download = \"1Gbps\" }".into(),
+                ),
+            });
+        }
+        Some(c) => {
+            capacity_span = c.span();
+            let c = c.get_ref();
+            for (dir, v) in [
+                (Direction::Upload, &c.upload),
+                (Direction::Download, &c.download),
+            ] {
+                match parse_rate(v.get_ref()) {
+                    Ok(r) => capacity[dir] = r.bits_per_second(),
+                    Err(e) => {
+                        capacity_ok = false;
+                        cx.error(
+                            file,
+                            v.span(),
+                            e.0,
+                            Some("the capacity is a rate, e.g. \"1Gbps\"".into()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let mut headroom = PerDirection::<u64>::default();
+    let headroom_amount = match &s.headroom {
+        None => Amount::Percent(defaults::HEADROOM_PERCENT),
+        Some(h) => match parse_amount(h.get_ref()) {
+            Ok(a) => a,
+            Err(e) => {
+                cx.error(
+                    file,
+                    h.span(),
+                    e.0,
+                    Some("headroom is a rate or a share of the capacity, e.g. \"2%\"".into()),
+                );
+                Amount::Percent(defaults::HEADROOM_PERCENT)
+            }
+        },
+    };
+    for dir in Direction::ALL {
+        let cap = capacity[dir];
+        headroom[dir] = headroom_amount.resolve(Rate(cap));
+        if capacity_ok && headroom[dir] >= cap {
+            let span = s
+                .headroom
+                .as_ref()
+                .map_or(capacity_span.clone(), |h| h.span());
+            cx.error(
+                file,
+                span,
+                format!(
+                    "the headroom leaves nothing of the {} capacity of {}",
+                    dir.as_str(),
+                    rate(cap)
+                ),
+                Some("headroom is what is kept free below the capacity, e.g. \"2%\"".into()),
+            );
+            capacity_ok = false;
+        }
+    }
+    let duration = |cx: &mut Ctx,
+                    v: &Option<Spanned<String>>,
+                    default: Duration,
+                    min: Duration,
+                    max: Duration,
+                    what: &str| {
+        match v {
+            None => default,
+            Some(v) => match parse_duration(v.get_ref()) {
+                Ok(d) if d >= min && d <= max => d,
+                Ok(_) => {
+                    cx.error(
+                        file,
+                        v.span(),
+                        format!("`{what}` must be between {min:?} and {max:?}"),
+                        None,
+                    );
+                    default
+                }
+                Err(e) => {
+                    cx.error(file, v.span(), e.0, None);
+                    default
+                }
+            },
+        }
+    };
+    let tick = duration(
+        cx,
+        &s.tick,
+        defaults::TICK,
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+        "tick",
+    );
+    let expiry = duration(
+        cx,
+        &s.expiry,
+        tick * defaults::EXPIRY_TICKS,
+        Duration::from_millis(100),
+        Duration::from_secs(3600),
+        "expiry",
+    );
+    if let Some(e) = &s.expiry
+        && expiry <= tick
+    {
+        cx.error(
+            file,
+            e.span(),
+            "`expiry` must be longer than `tick`, or every late tick would drop agencies to the fallback",
+            Some(format!("e.g. \"{}s\" (three ticks)", tick.as_secs_f64() * 3.0)),
+        );
+    }
+    let timezone = match &s.timezone {
+        None => TimeZone::default(),
+        Some(z) => TimeZone::parse(z.get_ref()).unwrap_or_else(|e| {
+            cx.error(file, z.span(), e, None);
+            TimeZone::default()
+        }),
+    };
+    for (port, which) in [(&s.lan, "lan"), (&s.wan, "wan")] {
+        if !valid_ifname(port.get_ref()) {
+            cx.error(
+                file,
+                port.span(),
+                format!("\"{}\" is not a valid interface name", port.get_ref()),
+                Some(format!(
+                    "`{which}` is the name of a network interface, 1–15 characters, e.g. \"eth1\""
+                )),
+            );
+        }
+    }
+    if s.lan.get_ref() == s.wan.get_ref() {
+        cx.error(
+            file,
+            s.wan.span(),
+            "`lan` and `wan` are the same interface",
+            Some("the gateway sits between two ports: the agencies' trunk and the uplink".into()),
+        );
+    }
+    let (unclassified, unclassified_name) = match &s.unclassified {
+        None => (Unclassified::Pass, None),
+        Some(u) => match u.get_ref().as_str() {
+            "pass" => (Unclassified::Pass, None),
+            "drop" => (Unclassified::Drop, None),
+            other => (Unclassified::Pass, Some((other.to_string(), u.span()))),
+        },
+    };
+    SiteOut {
+        site: Site {
+            name: s.name.unwrap_or_else(|| "OPD Gateway".into()),
+            lan: s.lan.into_inner(),
+            wan: s.wan.into_inner(),
+            forwarding: s.forwarding.unwrap_or(Forwarding::Redirect),
+            xdp_mode: s.xdp_mode.unwrap_or(XdpMode::Native),
+            unclassified,
+            capacity,
+            headroom,
+            tick,
+            expiry,
+            timezone,
+            fallback: s.fallback.unwrap_or(Fallback::Shared),
+        },
+        capacity_ok,
+        capacity_span,
+        file,
+        unclassified_name,
+    }
+}
