@@ -193,15 +193,17 @@ pub mod map {
     pub const BUCKETS: &str = "OPD_BUCKETS";
     pub const AGENCY_STATS: &str = "OPD_AGENCY_STATS";
     pub const OTHER_STATS: &str = "OPD_OTHER_STATS";
+    pub const UPLINK_BUCKETS: &str = "OPD_UPLINK_BUCKETS";
     pub const CONFIG: &str = "OPD_CONFIG";
     pub const PORTS: &str = "OPD_PORTS";
     pub const SLOT_IDS: &str = "OPD_SLOT_IDS";
     /// Every map, each pinned under the pin directory by its name.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         VLANS,
         QINQ,
         LIMITS,
         BUCKETS,
+        UPLINK_BUCKETS,
         AGENCY_STATS,
         OTHER_STATS,
         CONFIG,
@@ -258,30 +260,112 @@ impl Limit {
     }
 }
 
+/// What an agency may pass in one direction.
+///
+/// A frame passes on the agency's guarantee while that bucket allows (whatever else the
+/// uplink carries), else it may borrow: if its borrow bucket allows and the uplink's bucket
+/// has room. Frames passed on the guarantee are charged to the uplink's bucket too, so
+/// borrowers get exactly what guaranteed traffic leaves of the uplink.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rates {
+    /// The guarantee. A rate of zero (`ns_per_byte_fp == 0`): none.
+    pub guaranteed: Limit,
+    /// What it may borrow on top of the guarantee. A rate of zero: nothing.
+    pub borrow: Limit,
+}
+const _: () = assert!(size_of::<Rates>() == 32);
+
 /// Limits of one agency in one direction; written by user space only.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LimitEntry {
-    /// The policy's static value: applied whenever `dynamic` has expired, so a stopped
+    /// The policy's static values: applied whenever `dynamic` has expired, so a stopped
     /// daemon never freezes a stale division of the uplink.
-    pub fixed: Limit,
-    /// The value the control loop computed for this tick.
-    pub dynamic: Limit,
+    pub fixed: Rates,
+    /// The values the control loop computed for this tick.
+    pub dynamic: Rates,
     /// `dynamic` applies while `bpf_ktime_get_ns()` (CLOCK_MONOTONIC, ns) is below this.
     /// 0: never.
     pub dynamic_expires_ns: u64,
 }
-const _: () = assert!(size_of::<LimitEntry>() == 40);
+const _: () = assert!(size_of::<LimitEntry>() == 72);
 
-/// Bucket state of one agency in one direction; written by the data plane only.
+impl LimitEntry {
+    /// The rates in force at `now_ns`.
+    #[inline(always)]
+    pub fn at(&self, now_ns: u64) -> &Rates {
+        if now_ns < self.dynamic_expires_ns {
+            &self.dynamic
+        } else {
+            &self.fixed
+        }
+    }
+}
+
+/// Bucket state of one agency in one direction; written by the data plane only. Each is the
+/// theoretical arrival time of the next conforming byte, CLOCK_MONOTONIC ns, updated with
+/// compare-and-swap so CPUs policing the same agency never lose updates.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
-    /// Theoretical arrival time of the next conforming byte, CLOCK_MONOTONIC ns.
-    /// Updated with compare-and-swap so CPUs policing the same agency never lose updates.
-    pub tat_ns: u64,
+    pub guaranteed_tat_ns: u64,
+    pub borrow_tat_ns: u64,
 }
-const _: () = assert!(size_of::<Bucket>() == 8);
+const _: () = assert!(size_of::<Bucket>() == 16);
+
+/// Bucket state of the uplink in one direction, alone on its cache line: every CPU that
+/// passes a frame of any agency updates it.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UplinkBucket {
+    pub tat_ns: u64,
+    pub _pad: [u64; 7],
+}
+const _: () = assert!(size_of::<UplinkBucket>() == 64);
+
+/// What a bucket says to a frame (generic cell rate algorithm, on virtual time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gcra {
+    /// The frame conforms; the bucket moves to `tat_ns`. `congested`: more than half of the
+    /// bucket is in use after it.
+    Pass { tat_ns: u64, congested: bool },
+    /// The frame does not conform; the bucket stays.
+    Refuse,
+    /// The bucket holds more debt than its depth (its rate or depth just shrank, or it is
+    /// given a rate again after a stop): it moves to `tat_ns`, a full depth of debt, and
+    /// the frame is judged again.
+    Forgive { tat_ns: u64 },
+}
+
+impl Limit {
+    /// Judges a frame of `len` bytes at `now_ns` against a bucket at `tat_ns`.
+    #[inline(always)]
+    pub fn judge(&self, tat_ns: u64, now_ns: u64, len: u64) -> Gcra {
+        let horizon = now_ns + self.burst_ns;
+        if tat_ns > horizon {
+            return Gcra::Forgive { tat_ns: horizon };
+        }
+        let start = if tat_ns > now_ns { tat_ns } else { now_ns };
+        let next = start + self.cost_ns(len);
+        if next > horizon {
+            Gcra::Refuse
+        } else {
+            Gcra::Pass {
+                tat_ns: next,
+                congested: next - now_ns > self.burst_ns / 2,
+            }
+        }
+    }
+
+    /// The bucket after a frame that passes whatever the bucket holds (charged, never
+    /// forgiven: the capacity was used).
+    #[inline(always)]
+    pub fn charge(&self, tat_ns: u64, now_ns: u64, len: u64) -> u64 {
+        let start = if tat_ns > now_ns { tat_ns } else { now_ns };
+        start + self.cost_ns(len)
+    }
+}
 
 /// Per-CPU traffic counters (one entry per agency and direction, or per reason and direction).
 /// Whole frames: Ethernet header and VLAN tags included, all buffers of multi-buffer frames.
@@ -294,16 +378,43 @@ pub struct Counters {
     pub dropped_bytes: u64,
     /// Passed frames marked ECN Congestion Experienced (counted in `passed_*` too).
     pub marked_packets: u64,
+    /// Passed bytes borrowed beyond the agency's guarantee (counted in `passed_bytes` too).
+    pub borrowed_bytes: u64,
+    /// Dropped bytes the agency's own limits allowed but the uplink had no room for
+    /// (counted in `dropped_bytes` too).
+    pub uplink_dropped_bytes: u64,
+    pub _pad: u64,
 }
-const _: () = assert!(size_of::<Counters>() == 40);
+const _: () = assert!(size_of::<Counters>() == 64);
 
 impl Counters {
+    /// What was counted since `earlier` (wrapping: a counter that wrapped still gives the
+    /// right difference).
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        Counters {
+            passed_packets: self.passed_packets.wrapping_sub(earlier.passed_packets),
+            passed_bytes: self.passed_bytes.wrapping_sub(earlier.passed_bytes),
+            dropped_packets: self.dropped_packets.wrapping_sub(earlier.dropped_packets),
+            dropped_bytes: self.dropped_bytes.wrapping_sub(earlier.dropped_bytes),
+            marked_packets: self.marked_packets.wrapping_sub(earlier.marked_packets),
+            borrowed_bytes: self.borrowed_bytes.wrapping_sub(earlier.borrowed_bytes),
+            uplink_dropped_bytes: self
+                .uplink_dropped_bytes
+                .wrapping_sub(earlier.uplink_dropped_bytes),
+            _pad: 0,
+        }
+    }
+
     pub fn add(&mut self, other: &Counters) {
         self.passed_packets = self.passed_packets.wrapping_add(other.passed_packets);
         self.passed_bytes = self.passed_bytes.wrapping_add(other.passed_bytes);
         self.dropped_packets = self.dropped_packets.wrapping_add(other.dropped_packets);
         self.dropped_bytes = self.dropped_bytes.wrapping_add(other.dropped_bytes);
         self.marked_packets = self.marked_packets.wrapping_add(other.marked_packets);
+        self.borrowed_bytes = self.borrowed_bytes.wrapping_add(other.borrowed_bytes);
+        self.uplink_dropped_bytes = self
+            .uplink_dropped_bytes
+            .wrapping_add(other.uplink_dropped_bytes);
     }
 }
 
@@ -338,8 +449,11 @@ pub struct Config {
     /// One of [`forward`].
     pub forward: u32,
     pub _pad: u32,
+    /// What all agencies together may pass, per [`Direction`] (capacity − headroom). A rate
+    /// of zero: no limit.
+    pub uplink: [Limit; 2],
 }
-const _: () = assert!(size_of::<Config>() == 16);
+const _: () = assert!(size_of::<Config>() == 48);
 
 /// An agency id as stored per slot: UTF-8, zero-padded; all zero for a free slot.
 #[repr(C)]
@@ -382,6 +496,7 @@ mod pod {
     unsafe impl aya::Pod for super::Limit {}
     unsafe impl aya::Pod for super::LimitEntry {}
     unsafe impl aya::Pod for super::Bucket {}
+    unsafe impl aya::Pod for super::UplinkBucket {}
     unsafe impl aya::Pod for super::Counters {}
     unsafe impl aya::Pod for super::Config {}
 }
@@ -405,6 +520,42 @@ mod tests {
         // 8 kbps, a 256 KiB multi-buffer frame: no overflow.
         let l = Limit::from_rate(8_000, 0);
         assert_eq!(l.cost_ns(262_144), 262_144_000_000);
+    }
+
+    #[test]
+    fn a_bucket_passes_its_depth_then_its_rate() {
+        // 8 Mbps (1 byte per µs), 10 kB deep (10 ms).
+        let l = Limit::from_rate(8_000_000, 10_000);
+        let now = 1_000_000_000;
+        let mut tat = 0;
+        let mut passed = 0;
+        for _ in 0..20 {
+            match l.judge(tat, now, 1_000) {
+                Gcra::Pass { tat_ns, congested } => {
+                    assert_eq!(congested, tat_ns - now > 5_000_000);
+                    tat = tat_ns;
+                    passed += 1;
+                }
+                Gcra::Refuse => {}
+                Gcra::Forgive { .. } => panic!("no debt here"),
+            }
+        }
+        assert_eq!(passed, 10, "the depth: ten 1 kB frames at once");
+        // 1 ms later, one more frame's worth has been refilled.
+        assert!(matches!(
+            l.judge(tat, now + 1_000_000, 1_000),
+            Gcra::Pass { .. }
+        ));
+        // A charge is taken whatever the bucket holds; after a long idle it counts from now.
+        assert_eq!(l.charge(tat, now, 1_000), tat + 1_000_000);
+        assert_eq!(l.charge(0, now, 1_000), now + 1_000_000);
+        // Debt beyond the depth (the rate just shrank) is forgiven down to one depth.
+        assert_eq!(
+            l.judge(now + 60_000_000, now, 1_000),
+            Gcra::Forgive {
+                tat_ns: now + 10_000_000
+            }
+        );
     }
 
     #[test]

@@ -22,9 +22,9 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use gateway_common::{
-    AgencyRef, Bucket, Config, Counters, Direction, LimitEntry, MAX_AGENCIES, PORT_TO_LAN,
-    PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId, VLAN_SLOTS, agency_slot, forward, qinq_key,
-    unclassified,
+    AgencyRef, Bucket, Config, Counters, Direction, Gcra, Limit, LimitEntry, MAX_AGENCIES,
+    PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId, UplinkBucket, VLAN_SLOTS, agency_slot,
+    forward, qinq_key, unclassified,
 };
 
 // Each map's static is named as `gateway_common::map` names it: the name in the object,
@@ -46,6 +46,11 @@ static OPD_LIMITS: Array<LimitEntry> = Array::with_max_entries(MAX_AGENCIES * Di
 /// Bucket state per agency and direction, written only here.
 #[map]
 static OPD_BUCKETS: Array<Bucket> = Array::with_max_entries(MAX_AGENCIES * Direction::COUNT, 0);
+
+/// Bucket state of the whole uplink per direction, written only here: every frame an agency
+/// passes is charged to it, and a frame may borrow only while it has room.
+#[map]
+static OPD_UPLINK_BUCKETS: Array<UplinkBucket> = Array::with_max_entries(Direction::COUNT, 0);
 
 /// Per-CPU counters per agency and direction.
 #[map]
@@ -112,14 +117,21 @@ enum Class {
 }
 
 /// The policer's verdict on one frame.
-#[derive(PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Verdict {
-    Drop,
-    Pass,
-    /// Passes, but the bucket is more than half used: the agency is at its rate. ECN-capable
-    /// frames are marked Congestion Experienced, so their senders slow down before frames
-    /// have to be dropped.
-    PassCongested,
+    /// `uplink`: the agency's own limits allowed it, the uplink had no room.
+    Drop { uplink: bool },
+    /// `congested`: the bucket that let it through is more than half used, so the agency is
+    /// at its rate: ECN-capable frames are marked Congestion Experienced and their senders
+    /// slow down before frames have to be dropped. `borrowed`: beyond the guarantee.
+    Pass { congested: bool, borrowed: bool },
+}
+
+/// What happened to a frame, for its counters.
+#[derive(Clone, Copy)]
+enum Counted {
+    Passed { marked: bool, borrowed: bool },
+    Dropped { uplink: bool },
 }
 
 #[inline(always)]
@@ -136,19 +148,12 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                 &OPD_OTHER_STATS,
                 Reason::Malformed.slot(dir),
                 len,
-                false,
-                false,
+                Counted::Dropped { uplink: false },
             );
             xdp_action::XDP_DROP
         }
         Class::Control { link_local } => {
-            count(
-                &OPD_OTHER_STATS,
-                Reason::Control.slot(dir),
-                len,
-                true,
-                false,
-            );
+            count(&OPD_OTHER_STATS, Reason::Control.slot(dir), len, UNPOLICED);
             if link_local {
                 xdp_action::XDP_PASS
             } else {
@@ -166,8 +171,7 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                             &OPD_OTHER_STATS,
                             Reason::Unclassified.slot(dir),
                             len,
-                            false,
-                            false,
+                            Counted::Dropped { uplink: false },
                         );
                         return xdp_action::XDP_DROP;
                     }
@@ -176,22 +180,29 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                             &OPD_OTHER_STATS,
                             Reason::Unclassified.slot(dir),
                             len,
-                            true,
-                            false,
+                            UNPOLICED,
                         );
                         return pass(config, port);
                     }
                 }
             };
             let slot = agency_slot(agency, dir);
-            match police(slot, len) {
-                Verdict::Drop => {
-                    count(&OPD_AGENCY_STATS, slot, len, false, false);
+            match police(config, dir, slot, len) {
+                Verdict::Drop { uplink } => {
+                    count(&OPD_AGENCY_STATS, slot, len, Counted::Dropped { uplink });
                     xdp_action::XDP_DROP
                 }
-                verdict => {
-                    let marked = verdict == Verdict::PassCongested && mark_ce(ctx, proto, off);
-                    count(&OPD_AGENCY_STATS, slot, len, true, marked);
+                Verdict::Pass {
+                    congested,
+                    borrowed,
+                } => {
+                    let marked = congested && mark_ce(ctx, proto, off);
+                    count(
+                        &OPD_AGENCY_STATS,
+                        slot,
+                        len,
+                        Counted::Passed { marked, borrowed },
+                    );
                     pass(config, port)
                 }
             }
@@ -261,87 +272,166 @@ fn mark_ce(ctx: &XdpContext, proto: u16, off: usize) -> bool {
     }
 }
 
-/// Counts a frame as passed or dropped; a passed one also as marked Congestion Experienced.
+/// Frames that are never policed, as counted.
+const UNPOLICED: Counted = Counted::Passed {
+    marked: false,
+    borrowed: false,
+};
+
+/// Counts a frame by what happened to it.
 #[inline(always)]
-fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, passed: bool, marked: bool) {
+fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, what: Counted) {
     if let Some(c) = map.get_ptr_mut(index) {
         // SAFETY: per-CPU value, and XDP runs with preemption off: no other writer.
         let c = unsafe { &mut *c };
-        if passed {
-            c.passed_packets += 1;
-            c.passed_bytes += len;
-            if marked {
-                c.marked_packets += 1;
+        match what {
+            Counted::Passed { marked, borrowed } => {
+                c.passed_packets += 1;
+                c.passed_bytes += len;
+                if marked {
+                    c.marked_packets += 1;
+                }
+                if borrowed {
+                    c.borrowed_bytes += len;
+                }
             }
-        } else {
-            c.dropped_packets += 1;
-            c.dropped_bytes += len;
+            Counted::Dropped { uplink } => {
+                c.dropped_packets += 1;
+                c.dropped_bytes += len;
+                if uplink {
+                    c.uplink_dropped_bytes += len;
+                }
+            }
         }
     }
 }
 
-/// GCRA (virtual-time token bucket): a frame conforms if, after adding its transmission time
-/// at the agency's rate, the bucket's theoretical arrival time stays within the burst
-/// tolerance of now. One 64-bit state updated by compare-and-swap, so frames of one agency
-/// on several CPUs at once are policed against one rate, with no lost updates.
+/// Polices one frame of an agency (`slot`) in a direction: on its guarantee if that bucket
+/// allows, else borrowed if its borrow bucket allows and the uplink has room. Frames on the
+/// guarantee are charged to the uplink whatever it holds, so borrowers get what guaranteed
+/// traffic leaves. Every bucket is exact across CPUs (compare-and-swap).
 #[inline(always)]
-fn police(slot: u32, len: u64) -> Verdict {
+fn police(config: &Config, dir: Direction, slot: u32, len: u64) -> Verdict {
+    const DROP: Verdict = Verdict::Drop { uplink: false };
     let Some(entry) = OPD_LIMITS.get(slot) else {
-        return Verdict::Drop;
+        return DROP;
+    };
+    let (Some(bucket), Some(uplink_bucket)) = (
+        OPD_BUCKETS.get_ptr_mut(slot),
+        OPD_UPLINK_BUCKETS.get_ptr_mut(dir as u32),
+    ) else {
+        return DROP;
+    };
+    let uplink = match dir {
+        Direction::Upload => &config.uplink[0],
+        Direction::Download => &config.uplink[1],
     };
     // One clock read per frame.
     // SAFETY: no arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    let limit = if now < entry.dynamic_expires_ns {
-        &entry.dynamic
-    } else {
-        &entry.fixed
+    let rates = entry.at(now);
+    // SAFETY: map values live as long as the program and are 8-byte aligned; every access
+    // to a bucket is atomic (see `take`).
+    let (guaranteed_tat, borrow_tat, uplink_tat) = unsafe {
+        (
+            &raw mut (*bucket).guaranteed_tat_ns,
+            &raw mut (*bucket).borrow_tat_ns,
+            &raw mut (*uplink_bucket).tat_ns,
+        )
     };
-    if limit.ns_per_byte_fp == 0 {
-        return Verdict::Pass;
+    let no_borrowing = rates.borrow.ns_per_byte_fp == 0;
+    if rates.guaranteed.ns_per_byte_fp != 0
+        && let Some(congested) = take(guaranteed_tat, &rates.guaranteed, now, len)
+    {
+        charge(uplink_tat, uplink, now, len);
+        // Marked only when it cannot borrow: a frame within the guarantee of an agency
+        // that may borrow is no sign that it is at its rate.
+        return Verdict::Pass {
+            congested: congested && no_borrowing,
+            borrowed: false,
+        };
     }
-    let Some(bucket) = OPD_BUCKETS.get_ptr_mut(slot) else {
-        return Verdict::Drop;
+    if no_borrowing {
+        return DROP;
+    }
+    let Some(own) = take(borrow_tat, &rates.borrow, now, len) else {
+        return DROP;
     };
-    let cost = limit.cost_ns(len);
-    let horizon = now + limit.burst_ns;
-    // SAFETY: the map value lives as long as the program and is 8-byte aligned; every
-    // access to it is atomic (an aligned 64-bit load is one BPF instruction, and LLVM's BPF
-    // backend has no atomic-load lowering to ask for it by name).
+    if uplink.ns_per_byte_fp == 0 {
+        return Verdict::Pass {
+            congested: own,
+            borrowed: true,
+        };
+    }
+    match take(uplink_tat, uplink, now, len) {
+        Some(shared) => Verdict::Pass {
+            congested: own || shared,
+            borrowed: true,
+        },
+        None => {
+            // The uplink has no room: give the agency back what it was charged.
+            // SAFETY: atomic, as every write to a bucket.
+            unsafe {
+                atomic_xadd::<u64, u64, { Relaxed }>(
+                    borrow_tat,
+                    rates.borrow.cost_ns(len).wrapping_neg(),
+                )
+            };
+            Verdict::Drop { uplink: true }
+        }
+    }
+}
+
+/// Takes a frame from a bucket if it conforms: `Some(congested)`, else `None`.
+#[inline(always)]
+fn take(tat: *mut u64, limit: &Limit, now: u64, len: u64) -> Option<bool> {
+    // SAFETY: `tat` points into a map value (see `police`). An aligned 64-bit load is one
+    // BPF instruction, so atomic (LLVM's BPF backend has no atomic-load lowering to ask for
+    // it by name); every write is a compare-and-swap or an atomic add.
     unsafe {
-        let tat = &raw mut (*bucket).tat_ns;
         let mut seen = core::ptr::read_volatile(tat);
         let mut tries = 0;
         while tries < 8 {
             tries += 1;
-            if seen > horizon {
-                // More debt than this bucket holds: the rate or depth just shrank (or the
-                // agency was stopped and is given a rate again). Forgive the excess, so the
-                // new rate applies from now instead of after the old debt ran out.
-                let (current, swapped) =
-                    atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, horizon);
-                seen = if swapped { horizon } else { current };
-                continue;
+            let (next, verdict) = match limit.judge(seen, now, len) {
+                Gcra::Refuse => return None,
+                Gcra::Forgive { tat_ns } => (tat_ns, None),
+                Gcra::Pass { tat_ns, congested } => (tat_ns, Some(congested)),
+            };
+            let (current, swapped) = atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
+            seen = if swapped { next } else { current };
+            // A forgiven bucket judges the frame again.
+            if swapped && verdict.is_some() {
+                return verdict;
             }
-            let start = if seen > now { seen } else { now };
-            let next = start + cost;
-            if next > horizon {
-                return Verdict::Drop;
-            }
+        }
+        // Still contended after 8 rounds: charge the frame without the check rather than spin.
+        atomic_xadd::<u64, u64, { Relaxed }>(tat, limit.cost_ns(len));
+    }
+    Some(true)
+}
+
+/// Charges a frame to a bucket whatever it holds (a rate of zero: no bucket).
+#[inline(always)]
+fn charge(tat: *mut u64, limit: &Limit, now: u64, len: u64) {
+    if limit.ns_per_byte_fp == 0 {
+        return;
+    }
+    // SAFETY: as in `take`.
+    unsafe {
+        let mut seen = core::ptr::read_volatile(tat);
+        let mut tries = 0;
+        while tries < 8 {
+            tries += 1;
+            let next = limit.charge(seen, now, len);
             let (current, swapped) = atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
             if swapped {
-                return if next - now > limit.burst_ns / 2 {
-                    Verdict::PassCongested
-                } else {
-                    Verdict::Pass
-                };
+                return;
             }
             seen = current;
         }
-        // Still contended after 8 rounds: charge the frame without the check rather than spin.
-        atomic_xadd::<u64, u64, { Relaxed }>(tat, cost);
+        atomic_xadd::<u64, u64, { Relaxed }>(tat, limit.cost_ns(len));
     }
-    Verdict::PassCongested
 }
 
 /// Reads a `T` at `offset` of the frame's linear part, bounds-checked for the verifier.

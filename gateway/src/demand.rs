@@ -9,18 +9,21 @@ use crate::allocator;
 /// One agency's state in one direction, carried from tick to tick (and across reloads).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Flow {
-    /// Passed + dropped bytes at the last measured tick.
-    pub offered_bytes: u64,
-    pub passed_bytes: u64,
-    pub dropped_bytes: u64,
+    /// The counters at the last measured tick.
+    pub counted: Counters,
     /// Smoothed demand, bits/s.
     pub demand: u64,
     /// Offered, passed and dropped over the last measured tick, bits/s.
     pub offered_rate: u64,
     pub passed_rate: u64,
     pub dropped_rate: u64,
-    /// Allocated rate, bits/s.
+    /// Passed beyond its guarantee over the last measured tick, bits/s.
+    pub borrowed_rate: u64,
+    /// Its share of the uplink by need this tick, bits/s.
     pub allocated: u64,
+    /// What it may pass in all this tick, bits/s: its guarantee or share, whichever is
+    /// larger, plus whatever no agency wants, up to its ceiling.
+    pub limit: u64,
     /// Guarantee and ceiling in force at the last tick, bits/s.
     pub guaranteed: u64,
     pub ceiling: u64,
@@ -29,24 +32,23 @@ pub struct Flow {
 impl Flow {
     /// Takes `counters` as the starting point, without measuring a rate.
     pub fn start(&mut self, counters: &Counters) {
-        self.offered_bytes = counters.passed_bytes.wrapping_add(counters.dropped_bytes);
-        self.passed_bytes = counters.passed_bytes;
-        self.dropped_bytes = counters.dropped_bytes;
+        self.counted = *counters;
     }
 
     /// Measures the rates over the `elapsed_ns` since the last measurement and updates the
-    /// demand. Counters are wrapping: one that wrapped still gives the right difference.
+    /// demand.
     pub fn observe(&mut self, counters: &Counters, elapsed_ns: u64) {
-        let rate = |delta: u64| {
-            (delta as u128 * 8 * 1_000_000_000 / elapsed_ns.max(1) as u128).min(u64::MAX as u128)
+        let rate = |bytes: u64| {
+            (bytes as u128 * 8 * 1_000_000_000 / elapsed_ns.max(1) as u128).min(u64::MAX as u128)
                 as u64
         };
-        let offered = counters.passed_bytes.wrapping_add(counters.dropped_bytes);
-        self.offered_rate = rate(offered.wrapping_sub(self.offered_bytes));
-        self.passed_rate = rate(counters.passed_bytes.wrapping_sub(self.passed_bytes));
-        self.dropped_rate = rate(counters.dropped_bytes.wrapping_sub(self.dropped_bytes));
+        let d = counters.since(&self.counted);
+        self.passed_rate = rate(d.passed_bytes);
+        self.dropped_rate = rate(d.dropped_bytes);
+        self.offered_rate = rate(d.passed_bytes.wrapping_add(d.dropped_bytes));
+        self.borrowed_rate = rate(d.borrowed_bytes);
         self.demand = allocator::smooth_demand(self.demand, self.offered_rate);
-        self.start(counters);
+        self.counted = *counters;
     }
 
     /// Held back by its rate over the last tick: more than 0.5% of what it offered was

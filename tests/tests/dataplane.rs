@@ -2,7 +2,7 @@
 //! moved, and the policer's arithmetic. Needs root; run by `cargo xtask test`.
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use gateway_common::{Counters, Direction, Reason};
+use gateway_common::{Counters, Direction, Limit, Rates, Reason};
 use opd_gateway::{
     control,
     dataplane::{Dataplane, LAN_PROGRAM, WAN_PROGRAM},
@@ -101,18 +101,7 @@ fn run(dp: &Dataplane, policy: &Policy, program: &str, frame: &[u8]) -> Outcome 
         .iter()
         .zip(&after)
         .filter(|(b, a)| b.1 != a.1)
-        .map(|(b, a)| {
-            (
-                b.0.clone(),
-                Counters {
-                    passed_packets: a.1.passed_packets - b.1.passed_packets,
-                    passed_bytes: a.1.passed_bytes - b.1.passed_bytes,
-                    dropped_packets: a.1.dropped_packets - b.1.dropped_packets,
-                    dropped_bytes: a.1.dropped_bytes - b.1.dropped_bytes,
-                    marked_packets: a.1.marked_packets - b.1.marked_packets,
-                },
-            )
-        })
+        .map(|(b, a)| (b.0.clone(), a.1.since(&b.1)))
         .collect();
     assert_eq!(
         moved.len(),
@@ -417,6 +406,14 @@ fn the_policer_passes_the_burst_then_the_rate() {
     assert_eq!(o, outcome(XDP_PASS, "slow/1", true, 1000));
 }
 
+/// A guarantee of `bps` with a bucket of `depth` bytes, nothing to borrow.
+fn guaranteed(bps: u64, depth: u64) -> Rates {
+    Rates {
+        guaranteed: Limit::from_rate(bps, depth),
+        borrow: Limit::default(),
+    }
+}
+
 #[test]
 fn a_rate_raised_after_a_stop_applies_at_once() {
     let p = policy("pass", "bridge");
@@ -425,11 +422,11 @@ fn a_rate_raised_after_a_stop_applies_at_once() {
     let expires = control::monotonic_ns() + 60_000_000_000;
     // "slow" all but stopped (8 bps): its burst passes, then a debt of hours builds up.
     applied
-        .set_rate(
+        .set_rates(
             &mut dp,
             2,
             Direction::Upload,
-            gateway_common::Limit::from_rate(8, 15_180),
+            guaranteed(8, 15_180),
             expires,
         )
         .unwrap();
@@ -442,11 +439,11 @@ fn a_rate_raised_after_a_stop_applies_at_once() {
     );
     // The control loop gives it 100 Mbps: the new rate holds from now, not after the debt.
     applied
-        .set_rate(
+        .set_rates(
             &mut dp,
             2,
             Direction::Upload,
-            gateway_common::Limit::from_rate(100_000_000, 1_250_000),
+            guaranteed(100_000_000, 1_250_000),
             expires,
         )
         .unwrap();
@@ -572,4 +569,132 @@ fn ecn_capable_frames_are_marked_once_the_bucket_is_half_used() {
     assert_eq!(out[19], 0x30, "IPv6 ECT(1) must become CE");
     assert_eq!(out[..19], v6[..19]);
     assert_eq!(out[20..], v6[20..]);
+}
+
+/// An uplink of 8 Mbps each way, "kantor" with a guarantee of 1 Mbps, public "wifi" with none.
+fn small_uplink() -> Policy {
+    policy::from_texts(&[(
+        "small.toml",
+        r#"
+[site]
+lan = "lan"
+wan = "wan"
+capacity = { upload = "8Mbps", download = "8Mbps" }
+headroom = "1kbps"
+
+[[agency]]
+id = "kantor"
+vlans = [110]
+upload = { guaranteed = "1Mbps", ceiling = "8Mbps" }
+download = { guaranteed = "1Mbps", ceiling = "8Mbps" }
+
+[[agency]]
+id = "wifi"
+tier = "public"
+vlans = [120]
+upload = { ceiling = "8Mbps" }
+download = { ceiling = "8Mbps" }
+"#,
+    )])
+    .expect("the test policy is valid")
+}
+
+/// How many of `n` frames pass, and the counters that moved meanwhile.
+fn send(dp: &Dataplane, program: &str, frame: &[u8], n: usize, slot: u32) -> (usize, Counters) {
+    let dir = if program == LAN_PROGRAM {
+        Direction::Upload
+    } else {
+        Direction::Download
+    };
+    let before = dp.counters().agency(slot, dir).unwrap();
+    let passed = (0..n)
+        .filter(|_| run_frame(dp, program, frame).0 == XDP_PASS)
+        .count();
+    (
+        passed,
+        dp.counters().agency(slot, dir).unwrap().since(&before),
+    )
+}
+
+#[test]
+fn a_guarantee_passes_however_full_the_uplink_and_borrowers_get_what_is_left() {
+    let p = small_uplink();
+    let (mut dp, mut applied) = load_applied(&p);
+    let expires = control::monotonic_ns() + 60_000_000_000;
+    // kantor: its 1 Mbps guarantee (a bucket of ten 1518-byte frames: 15 180 bytes), no
+    // borrowing; wifi: may borrow 80 Mbps (a 1 MB bucket), so only the uplink holds it.
+    applied
+        .set_rates(
+            &mut dp,
+            0,
+            Direction::Upload,
+            guaranteed(1_000_000, 15_180),
+            expires,
+        )
+        .unwrap();
+    let wifi = Rates {
+        guaranteed: Limit::default(),
+        borrow: Limit::from_rate(80_000_000, 1_000_000),
+    };
+    applied
+        .set_rates(&mut dp, 1, Direction::Upload, wifi, expires)
+        .unwrap();
+    let kantor_frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 110).bytes();
+    let wifi_frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 120).bytes();
+
+    // The uplink's bucket holds 100 ms at 8 Mbps: about 100 of wifi's 1000-byte frames.
+    let start = std::time::Instant::now();
+    let (passed, c) = send(&dp, LAN_PROGRAM, &wifi_frame, 150, 1);
+    let refilled = start.elapsed().as_secs_f64() * 8e6 / 8.0 / 1000.0;
+    assert!(
+        (99..=101 + refilled.ceil() as usize).contains(&passed),
+        "{passed} of wifi's frames passed; the uplink holds 100 (+{refilled:.1} refilled)"
+    );
+    assert_eq!(
+        c.borrowed_bytes, c.passed_bytes,
+        "all of it borrowed: {c:?}"
+    );
+    assert_eq!(
+        c.uplink_dropped_bytes, c.dropped_bytes,
+        "every drop for want of uplink: {c:?}"
+    );
+    // kantor's guarantee passes although the uplink is full, and pushes it further.
+    let (passed, c) = send(&dp, LAN_PROGRAM, &kantor_frame, 20, 0);
+    assert!(
+        (15..=16).contains(&passed),
+        "{passed} of kantor's frames passed on its guarantee: {c:?}"
+    );
+    assert_eq!(c.borrowed_bytes, 0);
+    assert_eq!(c.uplink_dropped_bytes, 0, "its own bucket held it: {c:?}");
+    // So wifi gets nothing more for now.
+    let (passed, c) = send(&dp, LAN_PROGRAM, &wifi_frame, 10, 1);
+    assert_eq!(passed, 0, "{c:?}");
+    assert_eq!(c.uplink_dropped_bytes, 10_000);
+}
+
+#[test]
+fn a_borrower_is_held_to_its_own_limit_while_the_uplink_has_room() {
+    let p = small_uplink();
+    let (mut dp, mut applied) = load_applied(&p);
+    let expires = control::monotonic_ns() + 60_000_000_000;
+    // kantor downloads: its guarantee of 1 Mbps and 1 Mbps more to borrow, each 15 180
+    // bytes deep; the uplink (100 kB deep) has room for all of it.
+    let rates = Rates {
+        guaranteed: Limit::from_rate(1_000_000, 15_180),
+        borrow: Limit::from_rate(1_000_000, 15_180),
+    };
+    applied
+        .set_rates(&mut dp, 0, Direction::Download, rates, expires)
+        .unwrap();
+    let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 110).bytes();
+    let (passed, c) = send(&dp, WAN_PROGRAM, &frame, 60, 0);
+    assert!(
+        (30..=32).contains(&passed),
+        "{passed} frames passed: 15 on the guarantee and 15 borrowed: {c:?}"
+    );
+    assert!(
+        (15_000..=16_000).contains(&c.borrowed_bytes),
+        "borrowed: {c:?}"
+    );
+    assert_eq!(c.uplink_dropped_bytes, 0, "held by its own limit: {c:?}");
 }

@@ -3,21 +3,21 @@
 //! All rates are bits per second (u64).
 //!
 //! Each tick the control loop turns every agency's offered load (passed + dropped bytes) into a
-//! demand with [`smooth_demand`], then [`allocate`] divides the capacity (the uplink's capacity
-//! minus headroom) into the rates the data plane polices until the next tick. Nothing carries
-//! over from one tick to the next but the smoothed demand.
-//!
-//! [`allocate`] hands out capacity in three phases:
+//! demand with [`smooth_demand`], then [`divide`] shares the capacity (the uplink's capacity
+//! minus headroom) out by need in two phases:
 //! 1. **Base**: each agency gets its guarantee, up to what it [`want`]s (an idle agency does not
-//!    hold its whole guarantee; it gets it back the tick its demand shows it).
+//!    hold its whole guarantee; the data plane gives it back the moment its frames arrive).
 //! 2. **Want**: tier by tier ([`Tier::Critical`], then [`Tier::Standard`], then [`Tier::Public`]),
 //!    what is left goes to the agencies of the tier by weighted max-min fairness, each up to
 //!    its want. A tier gets nothing here until every agency of the tiers before it has its want.
-//! 3. **Spare**: once every agency has its want, what is left goes out again the same way, each
-//!    agency up to its ceiling, so a busy agency can burst at once and the uplink is fully divided.
 //!
-//! The result never exceeds the capacity, never exceeds an agency's ceiling, and adds up to
-//! exactly `min(capacity, Σ ceiling)`.
+//! What nobody wants is the **spare**: the control loop lets every agency borrow it on top of
+//! its share, first come first served, and the data plane's uplink bucket keeps the total
+//! within the capacity. [`allocate`] instead hands the spare out again by tier and weight up
+//! to each ceiling, for the static division the data plane falls back to.
+//!
+//! Neither ever exceeds the capacity or an agency's ceiling; [`allocate`] adds up to exactly
+//! `min(capacity, Σ ceiling)`, [`divide`]'s rates and spare to exactly `capacity`.
 
 pub use gateway_common::Tier;
 
@@ -86,19 +86,24 @@ pub fn want(share: &Share, demand: u64) -> u64 {
     demand.saturating_add(room).max(floor).min(share.ceiling)
 }
 
+/// The uplink divided by need: what each agency wants and gets, and what nobody wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Division {
+    /// Per agency, in the order of the shares, bits/s: at most its [`want`].
+    pub rates: Vec<u64>,
+    /// What is left once every want is met, bits/s: 0 on a contended uplink.
+    pub spare: u64,
+}
+
 /// Divides `capacity` (bits/s: the uplink's capacity minus headroom, one direction) among
-/// agencies. `demand[i]` is agency i's smoothed demand in bits/s (see [`smooth_demand`]).
-/// Returns one rate per agency, in bits/s, in the order of `shares`.
-///
-/// Each agency gets `min(guaranteed, want)`, then its tier's weighted max-min fair part of
-/// what is left up to its [`want`], then of the spare up to its ceiling; tiers are served
-/// strictly in order. The rates add up to exactly `min(capacity, Σ ceiling)`. If the
-/// guarantees (up to want) add up to more than `capacity`, they are scaled down
-/// proportionally. O(n log n).
+/// agencies by what they [`want`]: each gets `min(guaranteed, want)`, then its tier's
+/// weighted max-min fair part of what is left up to its want; tiers are served strictly in
+/// order. What nobody wants is the spare. If the guarantees (up to want) add up to more
+/// than `capacity`, they are scaled down proportionally. O(n log n).
 ///
 /// # Panics
 /// If `shares` and `demand` differ in length.
-pub fn allocate(capacity: u64, shares: &[Share], demand: &[u64]) -> Vec<u64> {
+pub fn divide(capacity: u64, shares: &[Share], demand: &[u64]) -> Division {
     assert_eq!(
         shares.len(),
         demand.len(),
@@ -107,11 +112,30 @@ pub fn allocate(capacity: u64, shares: &[Share], demand: &[u64]) -> Vec<u64> {
         demand.len()
     );
     let wants = wants(shares, demand);
+    let mut rates = guarantees(capacity, shares, &wants);
+    let given: u128 = rates.iter().map(|&r| u128::from(r)).sum();
+    let left = capacity - given as u64;
+    let spare = share_out(left, shares, &mut rates, |i| wants[i]);
+    Division { rates, spare }
+}
 
-    // Phase 1: guarantees, up to want.
+/// Divides `capacity` among agencies as [`divide`] does, then hands out the spare again the
+/// same way, each agency up to its ceiling, so the rates add up to exactly
+/// `min(capacity, Σ ceiling)`. For the static division the data plane falls back to.
+///
+/// # Panics
+/// If `shares` and `demand` differ in length.
+pub fn allocate(capacity: u64, shares: &[Share], demand: &[u64]) -> Vec<u64> {
+    let Division { mut rates, spare } = divide(capacity, shares, demand);
+    share_out(spare, shares, &mut rates, |i| shares[i].ceiling);
+    rates
+}
+
+/// Phase 1: each agency's guarantee up to its want, scaled down if they exceed `capacity`.
+fn guarantees(capacity: u64, shares: &[Share], wants: &[u64]) -> Vec<u64> {
     let mut rates: Vec<u64> = shares
         .iter()
-        .zip(&wants)
+        .zip(wants)
         .map(|(s, &w)| s.guaranteed.min(w))
         .collect();
     let reserved: u128 = rates.iter().map(|&r| u128::from(r)).sum();
@@ -121,33 +145,38 @@ pub fn allocate(capacity: u64, shares: &[Share], demand: &[u64]) -> Vec<u64> {
             *r = (u128::from(*r) * u128::from(capacity) / reserved) as u64;
         }
     }
-    let given: u128 = rates.iter().map(|&r| u128::from(r)).sum();
-    let mut left = capacity - given as u64;
-
-    // Phase 2 up to want, then phase 3 (spare) up to the ceiling; tiers in order within each.
-    let mut claims = Vec::with_capacity(shares.len());
-    for spare in [false, true] {
-        for tier in Tier::ALL {
-            if left == 0 {
-                return rates;
-            }
-            claims.clear();
-            claims.extend(
-                shares
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.tier == tier)
-                    .map(|(i, s)| Claim {
-                        agency: i,
-                        room: if spare { s.ceiling } else { wants[i] } - rates[i],
-                        weight: u64::from(s.weight.max(1)),
-                    })
-                    .filter(|c| c.room > 0),
-            );
-            left = water_fill(left, &mut claims, &mut rates);
-        }
-    }
     rates
+}
+
+/// Hands `left` out tier by tier, each agency up to `up_to(i)`, by weighted max-min within a
+/// tier. Returns what is left.
+fn share_out(
+    mut left: u64,
+    shares: &[Share],
+    rates: &mut [u64],
+    up_to: impl Fn(usize) -> u64,
+) -> u64 {
+    let mut claims = Vec::with_capacity(shares.len());
+    for tier in Tier::ALL {
+        if left == 0 {
+            break;
+        }
+        claims.clear();
+        claims.extend(
+            shares
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.tier == tier)
+                .map(|(i, s)| Claim {
+                    agency: i,
+                    room: up_to(i).saturating_sub(rates[i]),
+                    weight: u64::from(s.weight.max(1)),
+                })
+                .filter(|c| c.room > 0),
+        );
+        left = water_fill(left, &mut claims, rates);
+    }
+    left
 }
 
 /// Demand smoothing, once per tick per agency and direction: `previous` is the last smoothed

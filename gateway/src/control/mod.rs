@@ -207,11 +207,19 @@ impl Controller {
                 demand.push(f.demand);
                 limits.push(l);
             }
-            let rates = allocator::allocate(site.usable(dir), &shares, &demand);
-            for ((t, l), rate) in self.tracked.iter_mut().zip(&limits).zip(rates) {
-                self.applied
-                    .set_rate(plane, t.slot, dir, l.to_dataplane(rate), expires)?;
-                t.flows[dir].allocated = rate;
+            let division = allocator::divide(site.usable(dir), &shares, &demand);
+            for ((t, l), share) in self.tracked.iter_mut().zip(&limits).zip(division.rates) {
+                // Its guarantee holds at once, whatever it wanted; beyond its share it may
+                // borrow what nobody wants, first come first served: the uplink's bucket in
+                // the data plane keeps the sum within the capacity.
+                let limit = share
+                    .max(l.guaranteed)
+                    .saturating_add(division.spare)
+                    .min(l.ceiling);
+                let rates = plan::rates(l, l.guaranteed, limit);
+                self.applied.set_rates(plane, t.slot, dir, rates, expires)?;
+                let f = &mut t.flows[dir];
+                (f.allocated, f.limit) = (share, limit);
             }
         }
         if measure {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use gateway_common::{Counters, Direction, Limit, LimitEntry};
+use gateway_common::{Bucket, Counters, Direction, Gcra, Limit, LimitEntry, Rates};
 
 use super::*;
 use crate::{dataplane::MapWrite, plan::fallback_rates, policy};
@@ -18,7 +18,8 @@ const UP: Direction = Direction::Upload;
 struct SimPlane {
     /// What the maps hold, as the kernel's would.
     maps: Contents,
-    tat: BTreeMap<(u32, Direction), u64>,
+    buckets: BTreeMap<(u32, Direction), Bucket>,
+    uplink_tat: BTreeMap<Direction, u64>,
     counters: BTreeMap<(u32, Direction), Counters>,
     /// Every write, in order.
     writes: Vec<MapWrite>,
@@ -32,7 +33,7 @@ impl Plane for SimPlane {
     fn write(&mut self, write: &MapWrite) -> Result<(), DataplaneError> {
         if let MapWrite::ResetSlot { slot } = write {
             for dir in Direction::ALL {
-                self.tat.insert((*slot, dir), 0);
+                self.buckets.insert((*slot, dir), Bucket::default());
                 self.counters.insert((*slot, dir), Counters::default());
             }
         }
@@ -43,40 +44,86 @@ impl Plane for SimPlane {
 }
 
 impl SimPlane {
-    fn effective(&self, slot: u32, dir: Direction, now: u64) -> Limit {
-        let e = self.maps.limits[&(slot, dir)];
-        if now < e.dynamic_expires_ns {
-            e.dynamic
+    fn effective(&self, slot: u32, dir: Direction, now: u64) -> Rates {
+        *self.maps.limits[&(slot, dir)].at(now)
+    }
+
+    fn uplink(&self, dir: Direction) -> Limit {
+        self.maps
+            .config
+            .map_or(Limit::default(), |c| c.uplink[dir.index()])
+    }
+
+    /// One frame of `slot` at `t`, policed as the data plane polices it.
+    fn police(&mut self, slot: u32, dir: Direction, t: u64, frame: u64) {
+        let rates = self.effective(slot, dir, t);
+        let uplink = self.uplink(dir);
+        let take = |tat: &mut u64, l: &Limit| -> bool {
+            if l.ns_per_byte_fp == 0 {
+                return false;
+            }
+            loop {
+                match l.judge(*tat, t, frame) {
+                    Gcra::Refuse => return false,
+                    Gcra::Forgive { tat_ns } => *tat = tat_ns,
+                    Gcra::Pass { tat_ns, .. } => {
+                        *tat = tat_ns;
+                        return true;
+                    }
+                }
+            }
+        };
+        let b = self.buckets.entry((slot, dir)).or_default();
+        let u = self.uplink_tat.entry(dir).or_default();
+        let (passed, borrowed) = if take(&mut b.guaranteed_tat_ns, &rates.guaranteed) {
+            if uplink.ns_per_byte_fp != 0 {
+                *u = uplink.charge(*u, t, frame);
+            }
+            (true, false)
+        } else if take(&mut b.borrow_tat_ns, &rates.borrow) {
+            if uplink.ns_per_byte_fp == 0 || take(u, &uplink) {
+                (true, true)
+            } else {
+                b.borrow_tat_ns -= rates.borrow.cost_ns(frame);
+                (false, false)
+            }
         } else {
-            e.fixed
+            (false, false)
+        };
+        let c = self.counters.entry((slot, dir)).or_default();
+        if passed {
+            c.passed_packets = c.passed_packets.wrapping_add(1);
+            c.passed_bytes = c.passed_bytes.wrapping_add(frame);
+            if borrowed {
+                c.borrowed_bytes = c.borrowed_bytes.wrapping_add(frame);
+            }
+        } else {
+            c.dropped_packets = c.dropped_packets.wrapping_add(1);
+            c.dropped_bytes = c.dropped_bytes.wrapping_add(frame);
         }
     }
 
-    /// Offers `bps` of `frame`-byte frames for [t0, t1), policed as the data plane would.
+    /// Offers `load[i].1` bits/s of `frame`-byte frames for slot `load[i].0` during [t0, t1),
+    /// the agencies' frames interleaved in time as on the wire.
+    fn offer_all(&mut self, dir: Direction, load: &[(u32, u64)], t0: u64, t1: u64, frame: u64) {
+        let mut next: Vec<(u64, u32, u64)> = load
+            .iter()
+            .filter(|(_, bps)| *bps > 0)
+            .map(|&(slot, bps)| (t0, slot, frame * 8 * SECOND / bps))
+            .collect();
+        while let Some(i) = (0..next.len())
+            .filter(|&i| next[i].0 < t1)
+            .min_by_key(|&i| next[i].0)
+        {
+            let (t, slot, gap) = next[i];
+            self.police(slot, dir, t, frame);
+            next[i].0 = t + gap.max(1);
+        }
+    }
+
+    /// One agency alone.
     fn offer(&mut self, slot: u32, dir: Direction, bps: u64, t0: u64, t1: u64, frame: u64) {
-        if bps == 0 {
-            return;
-        }
-        let gap = frame * 8 * SECOND / bps;
-        let i = (slot, dir);
-        let mut t = t0;
-        while t < t1 {
-            let l = self.effective(slot, dir, t);
-            let tat = self.tat.entry(i).or_default();
-            *tat = (*tat).min(t + l.burst_ns); // debt beyond the bucket is forgiven
-            let start = (*tat).max(t);
-            let next = start + l.cost_ns(frame);
-            let c = self.counters.entry(i).or_default();
-            if l.ns_per_byte_fp == 0 || next <= t + l.burst_ns {
-                *tat = next;
-                c.passed_packets = c.passed_packets.wrapping_add(1);
-                c.passed_bytes = c.passed_bytes.wrapping_add(frame);
-            } else {
-                c.dropped_packets = c.dropped_packets.wrapping_add(1);
-                c.dropped_bytes = c.dropped_bytes.wrapping_add(frame);
-            }
-            t += gap;
-        }
+        self.offer_all(dir, &[(slot, bps)], t0, t1, frame);
     }
 }
 
@@ -117,9 +164,13 @@ fn upload_rates(c: &Controller) -> Vec<u64> {
 /// Runs `ticks` ticks of one second with each agency offering `load[i]` bits/s upload.
 fn run(c: &mut Controller, plane: &mut SimPlane, now: &mut u64, ticks: usize, load: &[u64]) {
     for _ in 0..ticks {
-        for (t, &bps) in c.tracked().to_vec().iter().zip(load) {
-            plane.offer(t.slot, Direction::Upload, bps, *now, *now + SECOND, 1250);
-        }
+        let load: Vec<(u32, u64)> = c
+            .tracked()
+            .iter()
+            .map(|t| t.slot)
+            .zip(load.iter().copied())
+            .collect();
+        plane.offer_all(UP, &load, *now, *now + SECOND, 1250);
         *now += SECOND;
         c.tick(plane, *now, MONDAY_10H + (*now / SECOND) as i64)
             .unwrap();
@@ -177,13 +228,15 @@ fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
     let expiry = c.policy().site.expiry.as_nanos() as u64;
     let fallback = plane.effective(slot, Direction::Upload, now + expiry + 1);
     let fixed = fallback_rates(c.policy());
+    let wifi = &c.policy().agencies[2].limits[UP];
+    let flow = c.tracked()[2].flows[UP];
     assert_eq!(
         dynamic,
-        c.policy().agencies[2].limits[UP].to_dataplane(c.tracked()[2].flows[UP].allocated)
+        crate::plan::rates(wifi, flow.guaranteed, flow.limit)
     );
     assert_eq!(
         fallback,
-        c.policy().agencies[2].limits[UP].to_dataplane(fixed[2][UP])
+        crate::plan::rates(wifi, wifi.guaranteed, fixed[2][UP])
     );
     assert_ne!(dynamic, fallback);
     // dinkes wakes up: its guarantee within two ticks.
@@ -283,9 +336,8 @@ fn a_clock_step_changes_only_which_schedule_applies() {
     ] {
         wall += step;
         for _ in 0..3 {
-            for (t, &bps) in c.tracked().to_vec().iter().zip(&load) {
-                plane.offer(t.slot, Direction::Upload, bps, now, now + SECOND, 1250);
-            }
+            let load: Vec<(u32, u64)> = c.tracked().iter().map(|t| t.slot).zip(load).collect();
+            plane.offer_all(UP, &load, now, now + SECOND, 1250);
             now += SECOND;
             wall += 1;
             c.tick(&mut plane, now, wall).unwrap();

@@ -192,12 +192,30 @@ impl Exporter {
                     &labels,
                     c.marked_packets,
                 );
+                f.counter(
+                    "opd_gateway_agency_borrowed_bytes_total",
+                    "Bytes of the agency's frames passed beyond its guarantee, on capacity others left (counted in passed too).",
+                    &labels,
+                    c.borrowed_bytes,
+                );
+                f.counter(
+                    "opd_gateway_agency_uplink_full_dropped_bytes_total",
+                    "Bytes of the agency's frames its own limits allowed but dropped because the uplink was full (counted in dropped too).",
+                    &labels,
+                    c.uplink_dropped_bytes,
+                );
                 let bytes = |bps: u64| bps as f64 / 8.0;
                 f.gauge(
                     "opd_gateway_agency_allocated_bytes_per_second",
-                    "Rate the control loop allocated to the agency at its last tick.",
+                    "The agency's share of the uplink by need at the last tick.",
                     &labels,
                     bytes(flow.allocated),
+                );
+                f.gauge(
+                    "opd_gateway_agency_limit_bytes_per_second",
+                    "What the agency may pass in all until the next tick: its guarantee or share, plus what no agency wants, up to its ceiling.",
+                    &labels,
+                    bytes(flow.limit),
                 );
                 f.gauge(
                     "opd_gateway_agency_guaranteed_bytes_per_second",
@@ -219,9 +237,9 @@ impl Exporter {
                 );
                 f.gauge(
                     "opd_gateway_agency_borrowed_bytes_per_second",
-                    "Allocation above the agency's guarantee: capacity borrowed from others.",
+                    "What the agency passed beyond its guarantee over the last tick.",
                     &labels,
-                    bytes(flow.allocated.saturating_sub(flow.guaranteed)),
+                    bytes(flow.borrowed_rate),
                 );
             }
             f.gauge(

@@ -10,11 +10,14 @@ use crate::{control::Snapshot, demand::Flow};
 pub struct FlowStatus {
     pub guaranteed_bps: u64,
     pub ceiling_bps: u64,
+    /// Its share of the uplink by need.
     pub allocated_bps: u64,
+    /// What it may pass in all: its guarantee or share, plus what nobody wants.
+    pub limit_bps: u64,
     pub rate_bps: u64,
     pub demand_bps: u64,
     pub dropped_bps: u64,
-    /// Allocated above its guarantee: capacity borrowed from others.
+    /// Passed beyond its guarantee: capacity borrowed from what others left.
     pub borrowed_bps: u64,
     pub passed_bytes: u64,
     pub dropped_bytes: u64,
@@ -26,12 +29,13 @@ impl From<&Flow> for FlowStatus {
             guaranteed_bps: f.guaranteed,
             ceiling_bps: f.ceiling,
             allocated_bps: f.allocated,
+            limit_bps: f.limit,
             rate_bps: f.passed_rate,
             demand_bps: f.demand,
             dropped_bps: f.dropped_rate,
-            borrowed_bps: f.allocated.saturating_sub(f.guaranteed),
-            passed_bytes: f.passed_bytes,
-            dropped_bytes: f.dropped_bytes,
+            borrowed_bps: f.borrowed_rate,
+            passed_bytes: f.counted.passed_bytes,
+            dropped_bytes: f.counted.dropped_bytes,
         }
     }
 }

@@ -5,14 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gateway_common::{
-    AgencyRef, Config, Counters, Direction, Limit, LimitEntry, PerDirection, SlotId, VLAN_SLOTS,
-    forward, qinq_key, unclassified,
+    AgencyRef, Config, Counters, Direction, Limit, LimitEntry, PerDirection, Rates, SlotId,
+    VLAN_SLOTS, forward, qinq_key, unclassified,
 };
 
 use crate::{
     allocator::{self, Share},
     dataplane::{Contents, Dataplane, DataplaneError, MapWrite},
-    policy::{Agency, Fallback, Forwarding, Limits, Policy, Unclassified},
+    policy::{Agency, Fallback, Forwarding, Limits, Policy, Site, Unclassified, defaults},
 };
 
 /// What the control loop needs from a data plane.
@@ -40,8 +40,8 @@ pub struct Plan {
     pub vlans: Vec<AgencyRef>,
     /// [`qinq_key`] → [`AgencyRef`].
     pub qinq: BTreeMap<u32, AgencyRef>,
-    /// Slot → fixed limits, for every slot in use.
-    pub fixed: BTreeMap<u32, PerDirection<Limit>>,
+    /// Slot → fixed rates (the fallback division), for every slot in use.
+    pub fixed: BTreeMap<u32, PerDirection<Rates>>,
     /// Slots taking a new agency: full bucket, zero counters, no rate from before.
     pub fresh: BTreeSet<u32>,
     /// Slot → agency id, kept with the maps so a restarted daemon finds its agencies.
@@ -50,9 +50,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A plan for `policy` with agency `i` in `slots[i]` and the given fixed limits; every
+    /// A plan for `policy` with agency `i` in `slots[i]` and the given fixed rates; every
     /// slot fresh.
-    pub fn new(policy: &Policy, slots: &[u32], fixed: &[PerDirection<Limit>]) -> Plan {
+    pub fn new(policy: &Policy, slots: &[u32], fixed: &[PerDirection<Rates>]) -> Plan {
         let mut vlans = vec![0 as AgencyRef; VLAN_SLOTS as usize];
         let mut qinq = BTreeMap::new();
         let mut fixed_by_slot = BTreeMap::new();
@@ -87,6 +87,10 @@ impl Plan {
                     Forwarding::Bridge => forward::STACK,
                 },
                 _pad: 0,
+                uplink: [
+                    uplink_limit(&policy.site, Direction::Upload),
+                    uplink_limit(&policy.site, Direction::Download),
+                ],
             },
         }
     }
@@ -206,22 +210,22 @@ impl Applied {
         self.carry_out(plane, &w)
     }
 
-    /// Sets the rate the control loop computed for a slot and direction, valid until
+    /// Sets the rates the control loop computed for a slot and direction, valid until
     /// `expires_ns` (CLOCK_MONOTONIC); after that the data plane falls back to the fixed
-    /// value on its own. A slot the maps do not hold is left alone.
-    pub fn set_rate(
+    /// ones on its own. A slot the maps do not hold is left alone.
+    pub fn set_rates(
         &mut self,
         plane: &mut impl Plane,
         slot: u32,
         dir: Direction,
-        rate: Limit,
+        rates: Rates,
         expires_ns: u64,
     ) -> Result<(), DataplaneError> {
         let Some(old) = self.contents.limits.get(&(slot, dir)) else {
             return Ok(());
         };
         let entry = LimitEntry {
-            dynamic: rate,
+            dynamic: rates,
             dynamic_expires_ns: expires_ns,
             ..*old
         };
@@ -281,13 +285,44 @@ pub fn fallback_rates(policy: &Policy) -> Vec<PerDirection<u64>> {
     out
 }
 
-/// The fallback division in the data plane's form.
-pub fn fallback_limits(policy: &Policy) -> Vec<PerDirection<Limit>> {
+/// The fallback division in the data plane's form: each agency's base guarantee, and its
+/// fallback rate as what it may pass in all.
+pub fn fallback_limits(policy: &Policy) -> Vec<PerDirection<Rates>> {
     fallback_rates(policy)
         .into_iter()
         .zip(&policy.agencies)
-        .map(|(r, a)| PerDirection::from_fn(|d| a.limits[d].to_dataplane(r[d])))
+        .map(|(r, a)| PerDirection::from_fn(|d| rates(&a.limits[d], a.limits[d].guaranteed, r[d])))
         .collect()
+}
+
+/// The data plane's form of what an agency may pass in a direction: `guaranteed` on its
+/// guarantee bucket (never more than `limit`), and up to `limit` in all (bits/s), the rest
+/// borrowed. Each bucket is as deep as the agency's `burst` at its rate.
+pub fn rates(limits: &Limits, guaranteed: u64, limit: u64) -> Rates {
+    let guaranteed = guaranteed.min(limit);
+    let bucket = |bps: u64| {
+        if bps == 0 {
+            Limit::default()
+        } else {
+            Limit::from_rate(bps, limits.burst_bytes(bps))
+        }
+    };
+    Rates {
+        guaranteed: bucket(guaranteed),
+        borrow: bucket(limit.saturating_sub(guaranteed)),
+    }
+}
+
+/// What all agencies together may pass in a direction: the usable capacity, as deep as
+/// the default burst.
+fn uplink_limit(site: &Site, dir: Direction) -> Limit {
+    let usable = site.usable(dir);
+    if usable == 0 {
+        // Nothing to divide; a rate of zero would read as "no limit".
+        return Limit::from_rate(1, 0);
+    }
+    let depth = usable as u128 * defaults::BURST_TIME.as_nanos() / 8 / 1_000_000_000;
+    Limit::from_rate(usable, (depth as u64).max(defaults::MIN_BURST_BYTES))
 }
 
 /// The plan a policy starts with: agency `i` in slot `i`, fixed limits from its fallback.

@@ -126,10 +126,13 @@ fn a_rate_keeps_the_fixed_limit_and_an_unknown_slot_is_left_alone() {
     let mut applied = Applied::default();
     applied.apply(&mut plane, &initial_plan(&p)).unwrap();
     let fixed = applied.contents().limits[&(0, UP)].fixed;
-    let rate = Limit::from_rate(5_000_000, 62_500);
+    let rate = Rates {
+        guaranteed: Limit::from_rate(5_000_000, 62_500),
+        borrow: Limit::default(),
+    };
     plane.0.clear();
-    applied.set_rate(&mut plane, 0, UP, rate, 42).unwrap();
-    applied.set_rate(&mut plane, 9, UP, rate, 42).unwrap();
+    applied.set_rates(&mut plane, 0, UP, rate, 42).unwrap();
+    applied.set_rates(&mut plane, 9, UP, rate, 42).unwrap();
     assert_eq!(
         plane.0,
         vec![MapWrite::Limit {

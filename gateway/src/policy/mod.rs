@@ -168,12 +168,6 @@ impl Limits {
         let at_rate = rate as u128 * self.burst.as_nanos() / 8 / 1_000_000_000;
         (at_rate as u64).max(defaults::MIN_BURST_BYTES)
     }
-
-    /// The data plane's form of a rate for this agency and direction.
-    pub fn to_dataplane(&self, rate: u64) -> gateway_common::Limit {
-        // A rate of 0 would read as "unlimited" to the data plane; 1 bit/s is a stop.
-        gateway_common::Limit::from_rate(rate.max(1), self.burst_bytes(rate))
-    }
 }
 
 /// An office-hours window: while it holds, its values replace the agency's.
