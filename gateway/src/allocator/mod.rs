@@ -95,6 +95,19 @@ pub struct Division {
     pub spare: u64,
 }
 
+impl Division {
+    /// What agency `i` (with `share`) may pass in all until the next tick, bits/s: its
+    /// guarantee or its rate, whichever is larger, plus the spare, up to its ceiling. The
+    /// limits may add up to more than the capacity: the data plane passes guaranteed traffic
+    /// first and lets the rest borrow only while the uplink has room.
+    pub fn limit(&self, i: usize, share: &Share) -> u64 {
+        self.rates[i]
+            .max(share.guaranteed)
+            .saturating_add(self.spare)
+            .min(share.ceiling)
+    }
+}
+
 /// Divides `capacity` (bits/s: the uplink's capacity minus headroom, one direction) among
 /// agencies by what they [`want`]: each gets `min(guaranteed, want)`, then its tier's
 /// weighted max-min fair part of what is left up to its want; tiers are served strictly in

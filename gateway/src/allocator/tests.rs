@@ -323,11 +323,13 @@ fn check_seed(seed: u64, agencies: (u64, u64), guarantees_fit: bool) -> (Uplink,
     let u = random_uplink(seed, agencies, guarantees_fit);
     let rates = u.allocate();
     let again = u.allocate();
-    let result = check(&u, &rates).and_then(|()| {
-        (rates == again)
-            .then_some(())
-            .ok_or("not deterministic".to_string())
-    });
+    let result = check(&u, &rates)
+        .and_then(|()| {
+            (rates == again)
+                .then_some(())
+                .ok_or("not deterministic".to_string())
+        })
+        .and_then(|()| check_division(&u, &rates));
     if let Err(e) = result {
         let detail = if u.shares.len() <= 60 {
             format!("\n{u:?}\nrates {rates:?}")
@@ -337,6 +339,39 @@ fn check_seed(seed: u64, agencies: (u64, u64), guarantees_fit: bool) -> (Uplink,
         panic!("{e}\nreproduce: random_uplink({seed}, {agencies:?}, {guarantees_fit}){detail}");
     }
     (u, rates)
+}
+
+/// What [`divide`] promises: each agency at most its want, the rates and the spare adding up
+/// to exactly the capacity, a spare only once every want is met, and [`allocate`] handing
+/// out only that spare on top.
+fn check_division(u: &Uplink, allocated: &[u64]) -> Result<(), String> {
+    let d = divide(u.capacity, &u.shares, &u.demand);
+    let wants = wants(&u.shares, &u.demand);
+    let total: u128 = d.rates.iter().map(|&r| u128::from(r)).sum::<u128>() + u128::from(d.spare);
+    if total != u128::from(u.capacity) {
+        return Err(format!(
+            "divide: rates and spare add up to {total}, not {}",
+            u.capacity
+        ));
+    }
+    for (i, (&r, &w)) in d.rates.iter().zip(&wants).enumerate() {
+        if r > w {
+            return Err(format!("divide: agency {i} got {r} above its want {w}"));
+        }
+        if d.spare > 0 && r < w {
+            return Err(format!(
+                "divide: a spare of {} while agency {i} wants {w} and got {r}",
+                d.spare
+            ));
+        }
+        if allocated[i] < r {
+            return Err(format!(
+                "allocate gave agency {i} {} below divide's {r}",
+                allocated[i]
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[test]
@@ -967,6 +1002,96 @@ fn adaptive_senders_settle_without_oscillation() {
     assert!(
         settled <= 50 && still,
         "settled after {settled} ticks, still: {still}"
+    );
+}
+
+/// The data plane over one tick, as a fluid: each agency passes what it offers up to its
+/// guarantee whatever the uplink holds, then borrows up to its limit while the uplink has
+/// room (shared in proportion to what each asks, as frames arriving first come first served).
+fn police(capacity: u64, shares: &[Share], limits: &[u64], offered: &[u64]) -> Vec<u64> {
+    let on_guarantee: Vec<u64> = offered
+        .iter()
+        .zip(shares)
+        .map(|(&o, s)| o.min(s.guaranteed))
+        .collect();
+    let asks: Vec<u64> = offered
+        .iter()
+        .zip(limits)
+        .zip(&on_guarantee)
+        .map(|((&o, &l), &g)| o.min(l).saturating_sub(g))
+        .collect();
+    let room =
+        u128::from(capacity).saturating_sub(on_guarantee.iter().map(|&g| u128::from(g)).sum());
+    let asked: u128 = asks.iter().map(|&a| u128::from(a)).sum();
+    on_guarantee
+        .iter()
+        .zip(&asks)
+        .map(|(&g, &a)| {
+            let borrowed = if asked <= room {
+                a
+            } else {
+                (u128::from(a) * room / asked) as u64
+            };
+            g + borrowed
+        })
+        .collect()
+}
+
+/// Senders that answer drops as TCP does, tick by tick (each offers what it passed last tick
+/// and a quarter more, up to its need), policed by the limits the control loop derives from
+/// [`divide`]. Every tick each may pass its guarantee, whatever its allocation followed,
+/// and never its ceiling. Settled, the uplink is used in full.
+#[test]
+fn closed_loop_senders_get_their_guarantees_every_tick_and_fill_the_uplink() {
+    let uplink = regency();
+    let n = REGENCY.len();
+    let need: Vec<u64> = REGENCY
+        .iter()
+        .map(|&(_, _, g, c, _)| (2 * g + 15).min(c) * MBPS)
+        .collect();
+    let mut shares = uplink.shares.clone();
+    let mut flows = vec![Flow::default(); n];
+    let mut counters = vec![Counters::default(); n];
+    let mut offered = vec![MBPS; n];
+    let mut limits: Vec<u64> = shares.iter().map(|s| s.guaranteed).collect();
+    let mut used = Vec::new();
+    for tick in 0..200 {
+        for (i, (s, &l)) in shares.iter().zip(&limits).enumerate() {
+            let name = REGENCY[i].0;
+            assert!(
+                l >= s.guaranteed,
+                "tick {tick}: {name}'s limit {l} is below its guarantee"
+            );
+            assert!(
+                l <= s.ceiling,
+                "tick {tick}: {name}'s limit {l} is above its ceiling"
+            );
+        }
+        let passed = police(uplink.capacity, &shares, &limits, &offered);
+        used.push(passed.iter().sum::<u64>());
+        for i in 0..n {
+            let c = &mut counters[i];
+            c.passed_bytes += passed[i] / 8;
+            c.dropped_bytes += (offered[i] - passed[i]) / 8;
+            flows[i].observe(c, SECOND);
+            shares[i].growing = flows[i].held_back();
+            // What it got, and a quarter more to probe for room (its acknowledgements
+            // clock it), up to what it needs.
+            offered[i] = (passed[i] + passed[i] / 4).min(need[i]).max(KBPS);
+        }
+        let demand: Vec<u64> = flows.iter().map(|f| f.demand).collect();
+        let d = divide(uplink.capacity, &shares, &demand);
+        limits = (0..n).map(|i| d.limit(i, &shares[i])).collect();
+    }
+    let settled = used[100..].iter().sum::<u64>() as f64 / 100.0;
+    eprintln!(
+        "closed-loop senders used {:.1}% of the uplink once settled",
+        100.0 * settled / uplink.capacity as f64
+    );
+    assert!(
+        settled >= 0.95 * uplink.capacity as f64,
+        "settled use {settled} of {}",
+        uplink.capacity
     );
 }
 

@@ -208,18 +208,15 @@ impl Controller {
                 limits.push(l);
             }
             let division = allocator::divide(site.usable(dir), &shares, &demand);
-            for ((t, l), share) in self.tracked.iter_mut().zip(&limits).zip(division.rates) {
+            for (i, (t, l)) in self.tracked.iter_mut().zip(&limits).enumerate() {
                 // Its guarantee holds at once, whatever it wanted; beyond its share it may
                 // borrow what nobody wants, first come first served: the uplink's bucket in
                 // the data plane keeps the sum within the capacity.
-                let limit = share
-                    .max(l.guaranteed)
-                    .saturating_add(division.spare)
-                    .min(l.ceiling);
+                let limit = division.limit(i, &shares[i]);
                 let rates = plan::rates(l, l.guaranteed, limit);
                 self.applied.set_rates(plane, t.slot, dir, rates, expires)?;
                 let f = &mut t.flows[dir];
-                (f.allocated, f.limit) = (share, limit);
+                (f.allocated, f.limit) = (division.rates[i], limit);
             }
         }
         if measure {

@@ -478,3 +478,134 @@ fn a_restarted_daemon_adopts_slots_counters_and_rates() {
         "demand measured again from the adopted counters"
     );
 }
+
+/// A sender that answers drops as TCP does, round trip by round trip: it doubles its rate
+/// until the first loss (slow start), then grows by a twentieth per round trip and backs off
+/// to 70% after a round trip with losses (CUBIC's factor), never above what it needs.
+#[derive(Clone, Copy)]
+struct TcpLike {
+    slot: u32,
+    rate: f64,
+    need: f64,
+    slow_start: bool,
+}
+
+impl TcpLike {
+    fn new(slot: u32, need: u64) -> TcpLike {
+        TcpLike {
+            slot,
+            rate: 1e6,
+            need: need as f64,
+            slow_start: true,
+        }
+    }
+
+    fn answer(&mut self, lost: bool) {
+        if lost {
+            self.rate *= 0.7;
+            self.slow_start = false;
+        } else if self.slow_start {
+            self.rate *= 2.0;
+        } else {
+            self.rate *= 1.05;
+        }
+        self.rate = self.rate.clamp(100e3, self.need);
+    }
+}
+
+const RTT: u64 = 20_000_000;
+
+/// Runs closed-loop senders for `seconds`, a tick every second: what each passed, per second.
+fn closed_loop(
+    c: &mut Controller,
+    plane: &mut SimPlane,
+    now: &mut u64,
+    senders: &mut [TcpLike],
+    seconds: usize,
+) -> Vec<Vec<f64>> {
+    let mut per_second = Vec::new();
+    for _ in 0..seconds {
+        let before: Vec<Counters> = senders
+            .iter()
+            .map(|s| plane.counters(s.slot, UP).unwrap())
+            .collect();
+        for _ in 0..SECOND / RTT {
+            let round: Vec<Counters> = senders
+                .iter()
+                .map(|s| plane.counters(s.slot, UP).unwrap())
+                .collect();
+            let load: Vec<(u32, u64)> = senders.iter().map(|s| (s.slot, s.rate as u64)).collect();
+            plane.offer_all(UP, &load, *now, *now + RTT, 1500);
+            *now += RTT;
+            for (s, r) in senders.iter_mut().zip(&round) {
+                let lost = plane.counters(s.slot, UP).unwrap().since(r).dropped_packets > 0;
+                s.answer(lost);
+            }
+        }
+        c.tick(plane, *now, MONDAY_10H + (*now / SECOND) as i64)
+            .unwrap();
+        per_second.push(
+            senders
+                .iter()
+                .zip(&before)
+                .map(|(s, b)| {
+                    plane.counters(s.slot, UP).unwrap().since(b).passed_bytes as f64 * 8.0
+                })
+                .collect(),
+        );
+    }
+    per_second
+}
+
+#[test]
+fn a_closed_loop_sender_alone_gets_the_idle_uplink_within_a_second() {
+    let (mut plane, mut c, mut now) = started(SECOND, 3, &[0, 0, 0]);
+    let mut tcp = [TcpLike::new(c.tracked()[0].slot, u64::MAX)];
+    let got = closed_loop(&mut c, &mut plane, &mut now, &mut tcp, 3);
+    let usable = c.policy().site.usable(UP) as f64;
+    for (second, rates) in got.iter().enumerate() {
+        eprintln!("second {second}: {:.1} Mbps", rates[0] / 1e6);
+    }
+    assert!(
+        got[0][0] >= 0.8 * usable,
+        "the first second, slow start included: {:.1} of {:.1} Mbps",
+        got[0][0] / 1e6,
+        usable / 1e6
+    );
+    assert!(
+        got[1][0] >= 0.9 * usable && got[2][0] >= 0.9 * usable,
+        "{got:?}"
+    );
+}
+
+#[test]
+fn closed_loop_senders_get_their_guarantees_at_once_and_share_the_rest_by_tier() {
+    let (mut plane, mut c, mut now) = started(SECOND, 3, &[0, 0, 0]);
+    let mut tcp: Vec<TcpLike> = c
+        .tracked()
+        .iter()
+        .map(|t| TcpLike::new(t.slot, u64::MAX))
+        .collect();
+    let got = closed_loop(&mut c, &mut plane, &mut now, &mut tcp, 10);
+    let usable = c.policy().site.usable(UP) as f64;
+    for (second, r) in got.iter().enumerate() {
+        eprintln!(
+            "second {second}: dinkes {:.1}, bpbd {:.1}, wifi {:.1} Mbps",
+            r[0] / 1e6,
+            r[1] / 1e6,
+            r[2] / 1e6
+        );
+    }
+    // From the first second: the guarantees (20 and 30 Mbps) and a full uplink.
+    for r in &got {
+        assert!(r[0] >= 0.95 * 20e6 && r[1] >= 0.95 * 30e6, "{r:?}");
+        assert!(r.iter().sum::<f64>() >= 0.95 * usable, "{r:?}");
+    }
+    // Settled: the 49 Mbps beyond the guarantees go to the standard tier, half each;
+    // public WiFi gets what they leave, which is nothing.
+    for r in &got[5..] {
+        for (rate, want) in [(r[0], 20e6 + 24.5e6), (r[1], 30e6 + 24.5e6)] {
+            assert!((rate - want).abs() <= 0.1 * want, "{r:?}");
+        }
+    }
+}
