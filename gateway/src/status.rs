@@ -69,13 +69,14 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
     for dir in Direction::ALL {
         writeln!(
             out,
-            "\n{:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "\n{:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             dir.as_str().to_uppercase(),
             "agency",
             "tier",
             "guarant.",
             "ceiling",
             "alloc.",
+            "limit",
             "rate",
             "demand",
             "drops",
@@ -88,12 +89,13 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
             let id: String = a.id.chars().take(18).collect();
             writeln!(
                 out,
-                "{:<9} {id:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<9} {id:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 "",
                 a.tier.as_str(),
                 mbps(f.guaranteed_bps),
                 mbps(f.ceiling_bps),
                 mbps(f.allocated_bps),
+                mbps(f.limit_bps),
                 mbps(f.rate_bps),
                 mbps(f.demand_bps),
                 mbps(f.dropped_bps),
@@ -102,9 +104,10 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
         }
         writeln!(
             out,
-            "{:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9}",
+            "{:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "",
             "total",
+            "",
             "",
             "",
             "",
@@ -114,6 +117,8 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "\n(Mbps; rate and drops over the last tick; borrowed = allocation above the guarantee)"
+        "\n(Mbps; alloc. = share by need, limit = what it may pass until the next tick (its share \
+         or guarantee plus what nobody wants); rate, drops and borrowed (passed beyond the \
+         guarantee) over the last tick)"
     )
 }
