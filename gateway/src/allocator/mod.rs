@@ -93,17 +93,40 @@ pub struct Division {
     pub rates: Vec<u64>,
     /// What is left once every want is met, bits/s: 0 on a contended uplink.
     pub spare: u64,
+    /// Per tier (in [`Tier::ALL`] order): what an agency of the tier would get beyond its
+    /// guarantee if it were busy now.
+    openings: [Opening; 3],
+}
+
+/// What a tier leaves an agency of its own that becomes busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opening {
+    /// Every want of the tier is met: it may take what the tiers after it borrow, and the
+    /// spare (bits/s).
+    All(u64),
+    /// The tier is contended: its busy agencies share `left` bits/s by weight, over a total
+    /// `weight`, and a newly busy one would get its part as they do.
+    Level { left: u128, weight: u128 },
 }
 
 impl Division {
-    /// What agency `i` (with `share`) may pass in all until the next tick, bits/s: its
-    /// guarantee or its rate, whichever is larger, plus the spare, up to its ceiling. The
-    /// limits may add up to more than the capacity: the data plane passes guaranteed traffic
-    /// first and lets the rest borrow only while the uplink has room.
+    /// What agency `i` (with `share`) may pass in all until the next tick, bits/s: its rate
+    /// plus the spare, and at least what it would get if it were busy now (its guarantee and
+    /// its tier's part of what is left, as HTB lends to a class the moment it has traffic),
+    /// up to its ceiling. The limits add up to more than the capacity: the data plane passes
+    /// guaranteed traffic first and lets the rest borrow only while the uplink has room.
     pub fn limit(&self, i: usize, share: &Share) -> u64 {
+        let weight = u128::from(share.weight.max(1));
+        let opening = match self.openings[share.tier as usize] {
+            Opening::All(bps) => bps,
+            Opening::Level {
+                left,
+                weight: total,
+            } => (left * weight / total.max(1)).min(u128::from(u64::MAX)) as u64,
+        };
         self.rates[i]
-            .max(share.guaranteed)
             .saturating_add(self.spare)
+            .max(share.guaranteed.saturating_add(opening))
             .min(share.ceiling)
     }
 }
@@ -128,8 +151,12 @@ pub fn divide(capacity: u64, shares: &[Share], demand: &[u64]) -> Division {
     let mut rates = guarantees(capacity, shares, &wants);
     let given: u128 = rates.iter().map(|&r| u128::from(r)).sum();
     let left = capacity - given as u64;
-    let spare = share_out(left, shares, &mut rates, |i| wants[i]);
-    Division { rates, spare }
+    let (spare, openings) = share_out(left, shares, &mut rates, |i| wants[i]);
+    Division {
+        rates,
+        spare,
+        openings,
+    }
 }
 
 /// Divides `capacity` among agencies as [`divide`] does, then hands out the spare again the
@@ -139,7 +166,9 @@ pub fn divide(capacity: u64, shares: &[Share], demand: &[u64]) -> Division {
 /// # Panics
 /// If `shares` and `demand` differ in length.
 pub fn allocate(capacity: u64, shares: &[Share], demand: &[u64]) -> Vec<u64> {
-    let Division { mut rates, spare } = divide(capacity, shares, demand);
+    let Division {
+        mut rates, spare, ..
+    } = divide(capacity, shares, demand);
     share_out(spare, shares, &mut rates, |i| shares[i].ceiling);
     rates
 }
@@ -162,17 +191,21 @@ fn guarantees(capacity: u64, shares: &[Share], wants: &[u64]) -> Vec<u64> {
 }
 
 /// Hands `left` out tier by tier, each agency up to `up_to(i)`, by weighted max-min within a
-/// tier. Returns what is left.
+/// tier. Returns what is left, and what each tier leaves an agency of its own that becomes
+/// busy.
 fn share_out(
     mut left: u64,
     shares: &[Share],
     rates: &mut [u64],
     up_to: impl Fn(usize) -> u64,
-) -> u64 {
+) -> (u64, [Opening; 3]) {
     let mut claims = Vec::with_capacity(shares.len());
-    for tier in Tier::ALL {
+    // Per tier: contended at a level, or met with what it took.
+    let mut fills = [(None, 0u64); 3];
+    for (t, tier) in Tier::ALL.into_iter().enumerate() {
         if left == 0 {
-            break;
+            fills[t].0 = Some((0, 1));
+            continue;
         }
         claims.clear();
         claims.extend(
@@ -187,9 +220,22 @@ fn share_out(
                 })
                 .filter(|c| c.room > 0),
         );
-        left = water_fill(left, &mut claims, rates);
+        let before = left;
+        let (rest, level) = water_fill(left, &mut claims, rates);
+        left = rest;
+        fills[t] = (level, before - left);
     }
-    left
+    // A met tier's newcomer would take what every later tier borrows, and the spare.
+    let mut later = left;
+    let mut openings = [Opening::All(0); 3];
+    for t in (0..3).rev() {
+        openings[t] = match fills[t].0 {
+            Some((left, weight)) => Opening::Level { left, weight },
+            None => Opening::All(later),
+        };
+        later = later.saturating_add(fills[t].1);
+    }
+    (left, openings)
 }
 
 /// Demand smoothing, once per tick per agency and direction: `previous` is the last smoothed
@@ -218,19 +264,21 @@ struct Claim {
 }
 
 /// Raises each claimant's rate by its weighted max-min fair part of `budget` (bits/s), at most
-/// by its room. Returns what is left of `budget`: 0 unless every claim was met in full.
+/// by its room. Returns what is left of `budget` (0 unless every claim was met in full) and,
+/// if not every claim was met, the level: what the claimants not met share, and their total
+/// weight.
 ///
 /// Water-filling: a level rises, each agency gets `min(room, level × weight)`. Sorting by
 /// room per weight finds the agencies met in full below the final level; the rest share what
 /// is left in proportion to their weights, rounded down, and the few bits lost to rounding
 /// (fewer than the number of agencies) go one each to the first of them.
-fn water_fill(budget: u64, claims: &mut [Claim], rates: &mut [u64]) -> u64 {
+fn water_fill(budget: u64, claims: &mut [Claim], rates: &mut [u64]) -> (u64, Option<(u128, u128)>) {
     let total: u128 = claims.iter().map(|c| u128::from(c.room)).sum();
     if total <= u128::from(budget) {
         for c in claims.iter() {
             rates[c.agency] += c.room;
         }
-        return budget - total as u64;
+        return (budget - total as u64, None);
     }
     // room_a / weight_a vs room_b / weight_b, exactly (products stay below 2^96).
     claims.sort_unstable_by(|a, b| {
@@ -263,7 +311,7 @@ fn water_fill(budget: u64, claims: &mut [Claim], rates: &mut [u64]) -> u64 {
     for c in &rest[..odd] {
         rates[c.agency] += 1;
     }
-    0
+    (0, Some((left, weight)))
 }
 
 #[cfg(test)]

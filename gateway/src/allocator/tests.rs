@@ -1141,3 +1141,43 @@ fn time_per_call_is_reported() {
         );
     }
 }
+
+/// An idle agency's limit is what it would get the moment it became busy: its guarantee and
+/// its tier's part of what is left, as HTB lends to a class the moment it has traffic.
+#[test]
+fn an_idle_agency_may_pass_what_it_would_get_if_busy() {
+    // 100 Mbps: two busy standard agencies, an idle standard one, an idle critical one and
+    // a busy public WiFi.
+    let shares = [
+        share(Tier::Standard, 10 * MBPS, 100 * MBPS, 1),
+        share(Tier::Standard, 10 * MBPS, 100 * MBPS, 1),
+        share(Tier::Standard, 10 * MBPS, 100 * MBPS, 2),
+        share(Tier::Critical, 20 * MBPS, 100 * MBPS, 1),
+        share(Tier::Public, 0, 100 * MBPS, 1),
+    ];
+    let mut idle = shares;
+    for s in &mut idle[2..4] {
+        s.growing = false;
+    }
+    let demand = [80 * MBPS, 80 * MBPS, 0, 0, 80 * MBPS];
+    let d = divide(100 * MBPS, &idle, &demand);
+    let limits: Vec<u64> = (0..5).map(|i| d.limit(i, &idle[i])).collect();
+    assert_eq!(d.spare, 0);
+    // The busy two share the 100 Mbps but what the idle ones keep (256 kbps each, the
+    // smallest room): 49.744 Mbps each; WiFi gets nothing beyond.
+    assert_eq!(d.rates[0], d.rates[1]);
+    assert!(
+        (49 * MBPS..50 * MBPS).contains(&d.rates[0]),
+        "{:?}",
+        d.rates
+    );
+    assert_eq!(limits[0], d.rates[0], "a busy agency is held to its part");
+    // The idle standard agency (weight 2) would get twice the busy ones' part beyond its
+    // guarantee; the idle critical agency everything the standard tier borrows.
+    let part = d.rates[0] - 10 * MBPS;
+    let near = |a: u64, b: u64| a.abs_diff(b) <= 2;
+    assert!(near(limits[2], 10 * MBPS + 2 * part), "{limits:?}");
+    assert!(limits[3] >= 20 * MBPS + 2 * part, "{limits:?}");
+    // Public WiFi: only its guarantee (none) while the standard tier wants more.
+    assert_eq!(limits[4], d.rates[4]);
+}
