@@ -35,6 +35,7 @@ pub const PROGRAMS: &[(&str, Source)] = &[
     ("ldd", Source::Base("libc-bin")),
     ("mount", Source::Base("mount")),
     ("umount", Source::Base("mount")),
+    ("prlimit", Source::Base("util-linux")),
     ("setpriv", Source::Base("util-linux")),
     ("sh", Source::Base("dash")),
     ("uname", Source::Base("coreutils")),

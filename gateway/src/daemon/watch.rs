@@ -19,14 +19,15 @@ struct Stamp {
     modified_ns: i64,
 }
 
-fn stamps(path: &Path) -> Vec<Stamp> {
+/// The policy's files as they are now; `None` if they cannot be listed (a directory being
+/// replaced, or no descriptor to spare): no sign of a change either way.
+fn stamps(path: &Path) -> Option<Vec<Stamp>> {
     use std::os::unix::fs::MetadataExt;
-    // An unreadable policy is as good as unchanged here: the reload it leads to says why.
-    let mut files = policy::policy_files(path).unwrap_or_default();
+    let mut files = policy::policy_files(path).ok()?;
     files.sort();
     files
         .into_iter()
-        .filter_map(|f| {
+        .map(|f| {
             let m = std::fs::metadata(&f).ok()?;
             Some(Stamp {
                 path: f,
@@ -43,7 +44,7 @@ fn stamps(path: &Path) -> Vec<Stamp> {
 pub struct PolicyWatcher {
     path: PathBuf,
     /// As of the last reload.
-    seen: Vec<Stamp>,
+    seen: Option<Vec<Stamp>>,
     /// A change seen at the last check, waiting to stay put.
     pending: Option<Vec<Stamp>>,
 }
@@ -59,8 +60,10 @@ impl PolicyWatcher {
 
     /// True when the files changed and then stayed as they are since the last check.
     pub fn changed(&mut self) -> bool {
-        let now = stamps(&self.path);
-        if now == self.seen {
+        let Some(now) = stamps(&self.path) else {
+            return false;
+        };
+        if Some(&now) == self.seen.as_ref() {
             self.pending = None;
             return false;
         }
