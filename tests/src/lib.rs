@@ -18,6 +18,7 @@ pub mod delay;
 pub mod frames;
 pub mod plot;
 pub mod traffic;
+pub mod transfer;
 
 use std::{
     fs::File,

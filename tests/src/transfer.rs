@@ -59,7 +59,9 @@ impl Server {
         let listener = ns.spawn(move || {
             let listener = TcpListener::bind(addr)
                 .unwrap_or_else(|e| panic!("transfer server cannot listen on {addr}: {e}"));
-            listener.set_nonblocking(true).expect("non-blocking listener");
+            listener
+                .set_nonblocking(true)
+                .expect("non-blocking listener");
             ready_tx.send(()).expect("the starter waits");
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
@@ -259,8 +261,7 @@ mod tests {
         // Pareto(20 kB, 1.2): median 20 kB × 2^(1/1.2) ≈ 35.6 kB; a tail past 1 MB.
         assert!((30_000.0..42_000.0).contains(&median), "median {median}");
         assert!(sizes[sizes.len() - 1] > 1_000_000.0);
-        let think: f64 =
-            a.iter().map(|&(t, _)| t.as_secs_f64()).sum::<f64>() / a.len() as f64;
+        let think: f64 = a.iter().map(|&(t, _)| t.as_secs_f64()).sum::<f64>() / a.len() as f64;
         assert!((0.45..0.55).contains(&think), "mean think {think}");
     }
 }
