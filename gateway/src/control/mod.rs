@@ -18,7 +18,7 @@ use crate::{
     dataplane::{Contents, DataplaneError},
     demand::Flow,
     plan::{self, Applied, Plan, Plane},
-    policy::{Policy, Site},
+    policy::{Limits, Policy, Site},
 };
 
 /// An agency as the control loop tracks it.
@@ -196,13 +196,27 @@ impl Controller {
             let mut shares = Vec::with_capacity(self.tracked.len());
             let mut demand = Vec::with_capacity(self.tracked.len());
             let mut limits = Vec::with_capacity(self.tracked.len());
-            for (a, t) in self.policy.agencies.iter().zip(&mut self.tracked) {
+            let in_force: Vec<Limits> = self
+                .policy
+                .agencies
+                .iter()
+                .map(|a| a.limits_at(dir, local))
+                .collect();
+            let guarantees: Vec<u64> = in_force.iter().map(|l| l.guaranteed).collect();
+            let floor = plan::floor(site.usable(dir), &guarantees);
+            for ((a, t), l) in self
+                .policy
+                .agencies
+                .iter()
+                .zip(&mut self.tracked)
+                .zip(in_force)
+            {
                 let f = &mut t.flows[dir];
                 if measure {
                     f.observe(&plane.counters(t.slot, dir)?, elapsed);
                 }
-                let l = a.limits_at(dir, local);
                 (f.guaranteed, f.ceiling) = (l.guaranteed, l.ceiling);
+                let l = plan::with_floor(l, floor);
                 shares.push(plan::share(a, &l, f.held_back()));
                 demand.push(f.demand);
                 limits.push(l);

@@ -228,16 +228,11 @@ fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
     let expiry = c.policy().site.expiry.as_nanos() as u64;
     let fallback = plane.effective(slot, Direction::Upload, now + expiry + 1);
     let fixed = fallback_rates(c.policy());
-    let wifi = &c.policy().agencies[2].limits[UP];
+    // WiFi has no guarantee: it keeps the floor every agency keeps (256 kbps here).
+    let wifi = crate::plan::with_floor(c.policy().agencies[2].limits[UP], 256_000);
     let flow = c.tracked()[2].flows[UP];
-    assert_eq!(
-        dynamic,
-        crate::plan::rates(wifi, flow.guaranteed, flow.limit)
-    );
-    assert_eq!(
-        fallback,
-        crate::plan::rates(wifi, wifi.guaranteed, fixed[2][UP])
-    );
+    assert_eq!(dynamic, crate::plan::rates(&wifi, 256_000, flow.limit));
+    assert_eq!(fallback, crate::plan::rates(&wifi, 256_000, fixed[2][UP]));
     assert_ne!(dynamic, fallback);
     // dinkes wakes up: its guarantee within two ticks.
     run(
@@ -596,15 +591,18 @@ fn closed_loop_senders_get_their_guarantees_at_once_and_share_the_rest_by_tier()
             r[2] / 1e6
         );
     }
-    // From the first second: the guarantees (20 and 30 Mbps) and a full uplink.
+    // From the first second: the guarantees (20 and 30 Mbps) and a full uplink (each
+    // second within the senders' sawtooth, and on average).
     for r in &got {
         assert!(r[0] >= 0.95 * 20e6 && r[1] >= 0.95 * 30e6, "{r:?}");
-        assert!(r.iter().sum::<f64>() >= 0.95 * usable, "{r:?}");
+        assert!(r.iter().sum::<f64>() >= 0.9 * usable, "{r:?}");
     }
-    // Settled: the 49 Mbps beyond the guarantees go to the standard tier, half each;
-    // public WiFi gets what they leave, which is nothing.
+    let mean: f64 = got.iter().map(|r| r.iter().sum::<f64>()).sum::<f64>() / got.len() as f64;
+    assert!(mean >= 0.95 * usable, "the uplink used {mean} on average");
+    // Settled: what is beyond the guarantees goes to the standard tier, half each; public
+    // WiFi keeps what every agency keeps (256 kbps), and gets nothing more.
     for r in &got[5..] {
-        for (rate, want) in [(r[0], 20e6 + 24.5e6), (r[1], 30e6 + 24.5e6)] {
+        for (rate, want) in [(r[0], 20e6 + 24.4e6), (r[1], 30e6 + 24.4e6)] {
             assert!((rate - want).abs() <= 0.1 * want, "{r:?}");
         }
     }

@@ -233,6 +233,24 @@ impl Applied {
     }
 }
 
+/// What every agency keeps in a direction however busy the others are, bits/s: 256 kbps (the
+/// allocator's smallest room), or less where the guarantees leave less — enough for an idle
+/// office's DNS, mail polling and keep-alives, and for the connections of a public WiFi that
+/// gets nothing else to stay alive. Never makes the guarantees add up to more than `usable`.
+pub fn floor(usable: u64, guarantees: &[u64]) -> u64 {
+    let reserved: u64 = guarantees.iter().fold(0u64, |a, &g| a.saturating_add(g));
+    let each = usable.saturating_sub(reserved) / (guarantees.len() as u64).max(1);
+    each.min(allocator::defaults::MIN_ROOM)
+}
+
+/// An agency's limits with its guarantee raised to `floor` (but never above its ceiling).
+pub fn with_floor(limits: Limits, floor: u64) -> Limits {
+    Limits {
+        guaranteed: limits.guaranteed.max(floor).min(limits.ceiling),
+        ..limits
+    }
+}
+
 /// An agency in one direction as the allocator sees it.
 pub fn share(agency: &Agency, limits: &Limits, growing: bool) -> Share {
     Share {
@@ -250,7 +268,7 @@ pub fn fallback_rates(policy: &Policy) -> Vec<PerDirection<u64>> {
     let mut out = vec![PerDirection::<u64>::default(); policy.agencies.len()];
     for dir in Direction::ALL {
         let usable = policy.site.usable(dir);
-        let base: Vec<Limits> = policy.agencies.iter().map(|a| a.limits[dir]).collect();
+        let base = base_limits(policy, dir);
         let rates = match policy.site.fallback {
             Fallback::Guaranteed => {
                 // Base guarantees fit the capacity whenever they apply; scale them down in
@@ -285,13 +303,34 @@ pub fn fallback_rates(policy: &Policy) -> Vec<PerDirection<u64>> {
     out
 }
 
+/// Every agency's limits in a direction outside any schedule, with the [`floor`].
+fn base_limits(policy: &Policy, dir: Direction) -> Vec<Limits> {
+    let guarantees: Vec<u64> = policy
+        .agencies
+        .iter()
+        .map(|a| a.limits[dir].guaranteed)
+        .collect();
+    let floor = floor(policy.site.usable(dir), &guarantees);
+    policy
+        .agencies
+        .iter()
+        .map(|a| with_floor(a.limits[dir], floor))
+        .collect()
+}
+
 /// The fallback division in the data plane's form: each agency's base guarantee, and its
 /// fallback rate as what it may pass in all.
 pub fn fallback_limits(policy: &Policy) -> Vec<PerDirection<Rates>> {
+    let base = PerDirection::from_fn(|d| base_limits(policy, d));
     fallback_rates(policy)
         .into_iter()
-        .zip(&policy.agencies)
-        .map(|(r, a)| PerDirection::from_fn(|d| rates(&a.limits[d], a.limits[d].guaranteed, r[d])))
+        .enumerate()
+        .map(|(i, r)| {
+            PerDirection::from_fn(|d| {
+                let l = &base[d][i];
+                rates(l, l.guaranteed, r[d])
+            })
+        })
         .collect()
 }
 

@@ -23,12 +23,32 @@ fn three_text(site_extra: &str) -> String {
 }
 
 #[test]
+fn every_agency_keeps_a_floor_that_never_oversubscribes() {
+    assert_eq!(floor(100_000_000, &[20_000_000, 30_000_000, 0]), 256_000);
+    // 1 Mbps left for four agencies: 250 kbps each.
+    assert_eq!(floor(100_000_000, &[99_000_000, 0, 0, 0]), 250_000);
+    assert_eq!(floor(100_000_000, &[100_000_000, 0]), 0);
+    assert_eq!(floor(100_000_000, &[]), 256_000);
+    let l = Limits {
+        guaranteed: 0,
+        ceiling: 100_000,
+        burst: std::time::Duration::from_millis(100),
+    };
+    assert_eq!(
+        with_floor(l, 256_000).guaranteed,
+        100_000,
+        "never above the ceiling"
+    );
+}
+
+#[test]
 fn a_guaranteed_fallback_is_each_agencys_guarantee() {
     let p = policy(&three_text("fallback = \"guaranteed\"\n"));
     let r = fallback_rates(&p);
+    // WiFi has no guarantee: it keeps the floor every agency keeps.
     assert_eq!(
         r.iter().map(|r| r[UP]).collect::<Vec<_>>(),
-        vec![20_000_000, 30_000_000, 0]
+        vec![20_000_000, 30_000_000, 256_000]
     );
     // "shared": as if everyone were busy, guarantees first and the rest by tier.
     let r = fallback_rates(&policy(&three_text("")));
