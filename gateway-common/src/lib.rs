@@ -260,21 +260,26 @@ impl Limit {
     }
 }
 
-/// What an agency may pass in one direction.
+/// What an agency may pass in one direction, in three parts with a bucket each.
 ///
-/// A frame passes on the agency's guarantee while that bucket allows (whatever else the
-/// uplink carries), else it may borrow: if its borrow bucket allows and the uplink's bucket
-/// has room. Frames passed on the guarantee are charged to the uplink's bucket too, so
-/// borrowers get exactly what guaranteed traffic leaves of the uplink.
+/// A frame passes on the agency's guarantee while that bucket allows, whatever else the
+/// uplink carries. Beyond it, the agency borrows its share of what others leave while its
+/// borrow bucket allows and the uplink's bucket has room; beyond its share, up to its
+/// ceiling, it may take excess only while the uplink's bucket is less than half used, so
+/// idle capacity is never wasted but a busy uplink is shared by the shares. Every frame
+/// that passes is charged to the uplink's bucket, so borrowers get exactly what guaranteed
+/// traffic leaves.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rates {
     /// The guarantee. A rate of zero (`ns_per_byte_fp == 0`): none.
     pub guaranteed: Limit,
-    /// What it may borrow on top of the guarantee. A rate of zero: nothing.
+    /// Its share beyond the guarantee. A rate of zero: none.
     pub borrow: Limit,
+    /// Beyond its share, up to its ceiling. A rate of zero: none.
+    pub excess: Limit,
 }
-const _: () = assert!(size_of::<Rates>() == 32);
+const _: () = assert!(size_of::<Rates>() == 48);
 
 /// Limits of one agency in one direction; written by user space only.
 #[repr(C)]
@@ -289,7 +294,7 @@ pub struct LimitEntry {
     /// 0: never.
     pub dynamic_expires_ns: u64,
 }
-const _: () = assert!(size_of::<LimitEntry>() == 72);
+const _: () = assert!(size_of::<LimitEntry>() == 104);
 
 impl LimitEntry {
     /// The rates in force at `now_ns`.
@@ -311,8 +316,10 @@ impl LimitEntry {
 pub struct Bucket {
     pub guaranteed_tat_ns: u64,
     pub borrow_tat_ns: u64,
+    pub excess_tat_ns: u64,
+    pub _pad: u64,
 }
-const _: () = assert!(size_of::<Bucket>() == 16);
+const _: () = assert!(size_of::<Bucket>() == 32);
 
 /// Bucket state of the uplink in one direction, alone on its cache line: every CPU that
 /// passes a frame of any agency updates it.
@@ -339,6 +346,16 @@ pub enum Gcra {
 }
 
 impl Limit {
+    /// The same rate with half the depth: a bucket judged by it refuses once it is more than
+    /// half used.
+    #[inline(always)]
+    pub const fn half_depth(&self) -> Limit {
+        Limit {
+            ns_per_byte_fp: self.ns_per_byte_fp,
+            burst_ns: self.burst_ns / 2,
+        }
+    }
+
     /// Judges a frame of `len` bytes at `now_ns` against a bucket at `tat_ns`.
     #[inline(always)]
     pub fn judge(&self, tat_ns: u64, now_ns: u64, len: u64) -> Gcra {
@@ -367,6 +384,180 @@ impl Limit {
     }
 }
 
+/// The buckets one frame of an agency may draw on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Guaranteed,
+    Borrow,
+    Excess,
+    /// The whole uplink's, in the frame's direction.
+    Uplink,
+}
+
+/// The operations policing needs on bucket state: atomic in the data plane, plain in tests.
+pub trait Buckets {
+    /// Takes a frame from a bucket if it conforms to `limit`: `Some(congested)`, else
+    /// `None`. With `forgive`, debt beyond the bucket's depth is forgiven first (see
+    /// [`Gcra::Forgive`]); without, a bucket in such debt refuses.
+    fn take(
+        &mut self,
+        which: Which,
+        limit: &Limit,
+        now_ns: u64,
+        len: u64,
+        forgive: bool,
+    ) -> Option<bool>;
+    /// Charges a frame to a bucket whatever it holds.
+    fn charge(&mut self, which: Which, limit: &Limit, now_ns: u64, len: u64);
+    /// Gives back what a frame was charged (`cost_ns`), when a later bucket refused it.
+    fn refund(&mut self, which: Which, cost_ns: u64);
+}
+
+/// Bucket state in plain memory, for tests and simulations on one thread.
+pub struct Plain<'a> {
+    pub agency: &'a mut Bucket,
+    pub uplink: &'a mut u64,
+}
+
+impl Plain<'_> {
+    fn tat(&mut self, which: Which) -> &mut u64 {
+        match which {
+            Which::Guaranteed => &mut self.agency.guaranteed_tat_ns,
+            Which::Borrow => &mut self.agency.borrow_tat_ns,
+            Which::Excess => &mut self.agency.excess_tat_ns,
+            Which::Uplink => self.uplink,
+        }
+    }
+}
+
+impl Buckets for Plain<'_> {
+    fn take(
+        &mut self,
+        which: Which,
+        limit: &Limit,
+        now_ns: u64,
+        len: u64,
+        forgive: bool,
+    ) -> Option<bool> {
+        let tat = self.tat(which);
+        loop {
+            match limit.judge(*tat, now_ns, len) {
+                Gcra::Refuse => return None,
+                Gcra::Forgive { tat_ns } if forgive => *tat = tat_ns,
+                Gcra::Forgive { .. } => return None,
+                Gcra::Pass { tat_ns, congested } => {
+                    *tat = tat_ns;
+                    return Some(congested);
+                }
+            }
+        }
+    }
+
+    fn charge(&mut self, which: Which, limit: &Limit, now_ns: u64, len: u64) {
+        let tat = self.tat(which);
+        *tat = limit.charge(*tat, now_ns, len);
+    }
+
+    fn refund(&mut self, which: Which, cost_ns: u64) {
+        let tat = self.tat(which);
+        *tat = tat.wrapping_sub(cost_ns);
+    }
+}
+
+/// What policing decided for a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// `uplink`: the agency's own buckets allowed it, the uplink had no room.
+    Drop { uplink: bool },
+    /// `congested`: the bucket that let it through is more than half used, so the agency
+    /// is at its rate and ECN-capable frames are marked. `borrowed`: beyond the guarantee;
+    /// `excess`: beyond its share too, while the uplink had plenty of room.
+    Pass {
+        congested: bool,
+        borrowed: bool,
+        excess: bool,
+    },
+}
+
+/// Polices one frame of `len` bytes at `now_ns` for an agency with `rates`, on an uplink
+/// whose bucket is `uplink` (a rate of zero: no uplink limit); see [`Rates`] for the order
+/// in which its buckets are drawn on.
+#[inline(always)]
+pub fn police(
+    rates: &Rates,
+    uplink: &Limit,
+    now_ns: u64,
+    len: u64,
+    b: &mut impl Buckets,
+) -> Verdict {
+    const DROP: Verdict = Verdict::Drop { uplink: false };
+    let open = |l: &Limit| l.ns_per_byte_fp != 0;
+    let may_borrow = open(&rates.borrow) || open(&rates.excess);
+    if open(&rates.guaranteed)
+        && let Some(congested) = b.take(Which::Guaranteed, &rates.guaranteed, now_ns, len, true)
+    {
+        if open(uplink) {
+            b.charge(Which::Uplink, uplink, now_ns, len);
+        }
+        // Marked only when it cannot borrow: a frame within the guarantee of an agency
+        // that may borrow is no sign that it is at its rate.
+        return Verdict::Pass {
+            congested: congested && !may_borrow,
+            borrowed: false,
+            excess: false,
+        };
+    }
+    // Its share beyond the guarantee, while the uplink has room. The uplink's debt is never
+    // forgiven: guaranteed traffic used that capacity.
+    if open(&rates.borrow)
+        && let Some(own) = b.take(Which::Borrow, &rates.borrow, now_ns, len, true)
+    {
+        if !open(uplink) {
+            return Verdict::Pass {
+                congested: own,
+                borrowed: true,
+                excess: false,
+            };
+        }
+        return match b.take(Which::Uplink, uplink, now_ns, len, false) {
+            Some(shared) => Verdict::Pass {
+                congested: own || shared,
+                borrowed: true,
+                excess: false,
+            },
+            None => {
+                b.refund(Which::Borrow, rates.borrow.cost_ns(len));
+                Verdict::Drop { uplink: true }
+            }
+        };
+    }
+    // Beyond its share, up to its ceiling, only while the uplink is less than half used.
+    if !open(&rates.excess) {
+        return DROP;
+    }
+    let Some(own) = b.take(Which::Excess, &rates.excess, now_ns, len, true) else {
+        return DROP;
+    };
+    if !open(uplink) {
+        return Verdict::Pass {
+            congested: own,
+            borrowed: true,
+            excess: true,
+        };
+    }
+    match b.take(Which::Uplink, &uplink.half_depth(), now_ns, len, false) {
+        Some(_) => Verdict::Pass {
+            congested: own,
+            borrowed: true,
+            excess: true,
+        },
+        None => {
+            b.refund(Which::Excess, rates.excess.cost_ns(len));
+            Verdict::Drop { uplink: true }
+        }
+    }
+}
+
 /// Per-CPU traffic counters (one entry per agency and direction, or per reason and direction).
 /// Whole frames: Ethernet header and VLAN tags included, all buffers of multi-buffer frames.
 #[repr(C)]
@@ -380,10 +571,11 @@ pub struct Counters {
     pub marked_packets: u64,
     /// Passed bytes borrowed beyond the agency's guarantee (counted in `passed_bytes` too).
     pub borrowed_bytes: u64,
+    /// Of those, passed beyond its share while the uplink had plenty of room.
+    pub excess_bytes: u64,
     /// Dropped bytes the agency's own limits allowed but the uplink had no room for
     /// (counted in `dropped_bytes` too).
     pub uplink_dropped_bytes: u64,
-    pub _pad: u64,
 }
 const _: () = assert!(size_of::<Counters>() == 64);
 
@@ -398,10 +590,10 @@ impl Counters {
             dropped_bytes: self.dropped_bytes.wrapping_sub(earlier.dropped_bytes),
             marked_packets: self.marked_packets.wrapping_sub(earlier.marked_packets),
             borrowed_bytes: self.borrowed_bytes.wrapping_sub(earlier.borrowed_bytes),
+            excess_bytes: self.excess_bytes.wrapping_sub(earlier.excess_bytes),
             uplink_dropped_bytes: self
                 .uplink_dropped_bytes
                 .wrapping_sub(earlier.uplink_dropped_bytes),
-            _pad: 0,
         }
     }
 
@@ -412,6 +604,7 @@ impl Counters {
         self.dropped_bytes = self.dropped_bytes.wrapping_add(other.dropped_bytes);
         self.marked_packets = self.marked_packets.wrapping_add(other.marked_packets);
         self.borrowed_bytes = self.borrowed_bytes.wrapping_add(other.borrowed_bytes);
+        self.excess_bytes = self.excess_bytes.wrapping_add(other.excess_bytes);
         self.uplink_dropped_bytes = self
             .uplink_dropped_bytes
             .wrapping_add(other.uplink_dropped_bytes);
@@ -556,6 +749,74 @@ mod tests {
                 tat_ns: now + 10_000_000
             }
         );
+    }
+
+    /// 1000-byte frames at 8 Mbps (one per ms) and buckets of 10 frames (10 ms).
+    fn bucket(mbps: u64) -> Limit {
+        Limit::from_rate(mbps * 1_000_000, mbps * 1_250)
+    }
+
+    /// How many of `n` frames sent at once pass, and how.
+    fn burst(rates: &Rates, uplink: &Limit, b: &mut Bucket, u: &mut u64, n: usize) -> [usize; 4] {
+        let mut out = [0; 4]; // on the guarantee, borrowed, excess, dropped for the uplink
+        for _ in 0..n {
+            let mut p = Plain {
+                agency: b,
+                uplink: u,
+            };
+            match police(rates, uplink, 1_000_000_000, 1_000, &mut p) {
+                Verdict::Pass { excess: true, .. } => out[2] += 1,
+                Verdict::Pass { borrowed: true, .. } => out[1] += 1,
+                Verdict::Pass { .. } => out[0] += 1,
+                Verdict::Drop { uplink: true } => out[3] += 1,
+                Verdict::Drop { uplink: false } => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn frames_draw_on_the_guarantee_then_the_share_then_the_excess() {
+        // Each bucket 10 ms deep: 8 Mbps holds ten 1000-byte frames.
+        let rates = Rates {
+            guaranteed: bucket(8),
+            borrow: bucket(8),
+            excess: bucket(8),
+        };
+        // An uplink of 80 Mbps: 100 frames deep, 50 before it is half used.
+        let uplink = bucket(80);
+        let (mut b, mut u) = (Bucket::default(), 0);
+        assert_eq!(burst(&rates, &uplink, &mut b, &mut u, 40), [10, 10, 10, 0]);
+    }
+
+    #[test]
+    fn a_guarantee_passes_a_full_uplink_and_excess_needs_half_of_it_free() {
+        let rates = Rates {
+            guaranteed: bucket(8),
+            borrow: bucket(8),
+            excess: bucket(80),
+        };
+        let uplink = bucket(80);
+        let (mut b, mut u) = (Bucket::default(), 0);
+        // 45 frames of other agencies in the uplink already: 5 more before it is half used.
+        u = 1_000_000_000 + 45_000_000 / 80 * 8;
+        let got = burst(&rates, &uplink, &mut b, &mut u, 40);
+        assert_eq!(
+            got[0], 10,
+            "the guarantee passes whatever the uplink holds: {got:?}"
+        );
+        // The guarantee's frames took the uplink past half: the share still passes (the
+        // uplink has room), the excess does not.
+        assert_eq!(got[1], 10, "{got:?}");
+        assert_eq!(got[2], 0, "{got:?}");
+        assert_eq!(
+            got[3], 20,
+            "the excess was refused for want of uplink: {got:?}"
+        );
+        // The refused excess was given back: with the uplink empty again, it passes.
+        u = 0;
+        let later = burst(&rates, &uplink, &mut b, &mut u, 60);
+        assert_eq!(later[2], 50, "half the uplink for the excess: {later:?}");
     }
 
     #[test]

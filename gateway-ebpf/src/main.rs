@@ -22,9 +22,9 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use gateway_common::{
-    AgencyRef, Bucket, Config, Counters, Direction, Gcra, Limit, LimitEntry, MAX_AGENCIES,
-    PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId, UplinkBucket, VLAN_SLOTS, agency_slot,
-    forward, qinq_key, unclassified,
+    AgencyRef, Bucket, Buckets, Config, Counters, Direction, Gcra, Limit, LimitEntry, MAX_AGENCIES,
+    PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId, UplinkBucket, VLAN_SLOTS, Verdict,
+    Which, agency_slot, forward, qinq_key, unclassified,
 };
 
 // Each map's static is named as `gateway_common::map` names it: the name in the object,
@@ -116,22 +116,17 @@ enum Class {
     },
 }
 
-/// The policer's verdict on one frame.
-#[derive(Clone, Copy)]
-enum Verdict {
-    /// `uplink`: the agency's own limits allowed it, the uplink had no room.
-    Drop { uplink: bool },
-    /// `congested`: the bucket that let it through is more than half used, so the agency is
-    /// at its rate: ECN-capable frames are marked Congestion Experienced and their senders
-    /// slow down before frames have to be dropped. `borrowed`: beyond the guarantee.
-    Pass { congested: bool, borrowed: bool },
-}
-
 /// What happened to a frame, for its counters.
 #[derive(Clone, Copy)]
 enum Counted {
-    Passed { marked: bool, borrowed: bool },
-    Dropped { uplink: bool },
+    Passed {
+        marked: bool,
+        borrowed: bool,
+        excess: bool,
+    },
+    Dropped {
+        uplink: bool,
+    },
 }
 
 #[inline(always)]
@@ -195,13 +190,18 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                 Verdict::Pass {
                     congested,
                     borrowed,
+                    excess,
                 } => {
                     let marked = congested && mark_ce(ctx, proto, off);
                     count(
                         &OPD_AGENCY_STATS,
                         slot,
                         len,
-                        Counted::Passed { marked, borrowed },
+                        Counted::Passed {
+                            marked,
+                            borrowed,
+                            excess,
+                        },
                     );
                     pass(config, port)
                 }
@@ -276,6 +276,7 @@ fn mark_ce(ctx: &XdpContext, proto: u16, off: usize) -> bool {
 const UNPOLICED: Counted = Counted::Passed {
     marked: false,
     borrowed: false,
+    excess: false,
 };
 
 /// Counts a frame by what happened to it.
@@ -285,7 +286,11 @@ fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, what: Counted) {
         // SAFETY: per-CPU value, and XDP runs with preemption off: no other writer.
         let c = unsafe { &mut *c };
         match what {
-            Counted::Passed { marked, borrowed } => {
+            Counted::Passed {
+                marked,
+                borrowed,
+                excess,
+            } => {
                 c.passed_packets += 1;
                 c.passed_bytes += len;
                 if marked {
@@ -293,6 +298,9 @@ fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, what: Counted) {
                 }
                 if borrowed {
                     c.borrowed_bytes += len;
+                }
+                if excess {
+                    c.excess_bytes += len;
                 }
             }
             Counted::Dropped { uplink } => {
@@ -306,21 +314,19 @@ fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, what: Counted) {
     }
 }
 
-/// Polices one frame of an agency (`slot`) in a direction: on its guarantee if that bucket
-/// allows, else borrowed if its borrow bucket allows and the uplink has room. Frames on the
-/// guarantee are charged to the uplink whatever it holds, so borrowers get what guaranteed
-/// traffic leaves. Every bucket is exact across CPUs (compare-and-swap).
+/// Polices one frame of an agency (`slot`) in a direction, as [`gateway_common::police`]
+/// decides, on the agency's buckets and the uplink's. Every bucket is exact across CPUs
+/// (compare-and-swap).
 #[inline(always)]
 fn police(config: &Config, dir: Direction, slot: u32, len: u64) -> Verdict {
-    const DROP: Verdict = Verdict::Drop { uplink: false };
     let Some(entry) = OPD_LIMITS.get(slot) else {
-        return DROP;
+        return Verdict::Drop { uplink: false };
     };
-    let (Some(bucket), Some(uplink_bucket)) = (
+    let (Some(agency), Some(uplink_bucket)) = (
         OPD_BUCKETS.get_ptr_mut(slot),
         OPD_UPLINK_BUCKETS.get_ptr_mut(dir as u32),
     ) else {
-        return DROP;
+        return Verdict::Drop { uplink: false };
     };
     let uplink = match dir {
         Direction::Upload => &config.uplink[0],
@@ -329,108 +335,102 @@ fn police(config: &Config, dir: Direction, slot: u32, len: u64) -> Verdict {
     // One clock read per frame.
     // SAFETY: no arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    let rates = entry.at(now);
-    // SAFETY: map values live as long as the program and are 8-byte aligned; every access
-    // to a bucket is atomic (see `take`).
-    let (guaranteed_tat, borrow_tat, uplink_tat) = unsafe {
-        (
-            &raw mut (*bucket).guaranteed_tat_ns,
-            &raw mut (*bucket).borrow_tat_ns,
-            &raw mut (*uplink_bucket).tat_ns,
-        )
+    let mut buckets = Atomic {
+        agency,
+        // SAFETY: a field of a live map value.
+        uplink: unsafe { &raw mut (*uplink_bucket).tat_ns },
     };
-    let no_borrowing = rates.borrow.ns_per_byte_fp == 0;
-    if rates.guaranteed.ns_per_byte_fp != 0
-        && let Some(congested) = take(guaranteed_tat, &rates.guaranteed, now, len)
-    {
-        charge(uplink_tat, uplink, now, len);
-        // Marked only when it cannot borrow: a frame within the guarantee of an agency
-        // that may borrow is no sign that it is at its rate.
-        return Verdict::Pass {
-            congested: congested && no_borrowing,
-            borrowed: false,
-        };
-    }
-    if no_borrowing {
-        return DROP;
-    }
-    let Some(own) = take(borrow_tat, &rates.borrow, now, len) else {
-        return DROP;
-    };
-    if uplink.ns_per_byte_fp == 0 {
-        return Verdict::Pass {
-            congested: own,
-            borrowed: true,
-        };
-    }
-    match take(uplink_tat, uplink, now, len) {
-        Some(shared) => Verdict::Pass {
-            congested: own || shared,
-            borrowed: true,
-        },
-        None => {
-            // The uplink has no room: give the agency back what it was charged.
-            // SAFETY: atomic, as every write to a bucket.
-            unsafe {
-                atomic_xadd::<u64, u64, { Relaxed }>(
-                    borrow_tat,
-                    rates.borrow.cost_ns(len).wrapping_neg(),
-                )
-            };
-            Verdict::Drop { uplink: true }
+    gateway_common::police(entry.at(now), uplink, now, len, &mut buckets)
+}
+
+/// Bucket state in map values, shared by every CPU.
+struct Atomic {
+    agency: *mut Bucket,
+    uplink: *mut u64,
+}
+
+impl Atomic {
+    #[inline(always)]
+    fn tat(&self, which: Which) -> *mut u64 {
+        // SAFETY: fields of live map values (see `police`).
+        unsafe {
+            match which {
+                Which::Guaranteed => &raw mut (*self.agency).guaranteed_tat_ns,
+                Which::Borrow => &raw mut (*self.agency).borrow_tat_ns,
+                Which::Excess => &raw mut (*self.agency).excess_tat_ns,
+                Which::Uplink => self.uplink,
+            }
         }
     }
 }
 
-/// Takes a frame from a bucket if it conforms: `Some(congested)`, else `None`.
-#[inline(always)]
-fn take(tat: *mut u64, limit: &Limit, now: u64, len: u64) -> Option<bool> {
-    // SAFETY: `tat` points into a map value (see `police`). An aligned 64-bit load is one
-    // BPF instruction, so atomic (LLVM's BPF backend has no atomic-load lowering to ask for
-    // it by name); every write is a compare-and-swap or an atomic add.
-    unsafe {
-        let mut seen = core::ptr::read_volatile(tat);
-        let mut tries = 0;
-        while tries < 8 {
-            tries += 1;
-            let (next, verdict) = match limit.judge(seen, now, len) {
-                Gcra::Refuse => return None,
-                Gcra::Forgive { tat_ns } => (tat_ns, None),
-                Gcra::Pass { tat_ns, congested } => (tat_ns, Some(congested)),
-            };
-            let (current, swapped) = atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
-            seen = if swapped { next } else { current };
-            // A forgiven bucket judges the frame again.
-            if swapped && verdict.is_some() {
-                return verdict;
+// SAFETY (for every access below): the pointers come from map lookups of this program, live
+// as long as it runs and are 8-byte aligned. An aligned 64-bit load is one BPF instruction,
+// so atomic (LLVM's BPF backend has no atomic-load lowering to ask for it by name); every
+// write is a compare-and-swap or an atomic add.
+impl Buckets for Atomic {
+    #[inline(always)]
+    fn take(
+        &mut self,
+        which: Which,
+        limit: &Limit,
+        now: u64,
+        len: u64,
+        forgive: bool,
+    ) -> Option<bool> {
+        let tat = self.tat(which);
+        // SAFETY: see above.
+        unsafe {
+            let mut seen = core::ptr::read_volatile(tat);
+            let mut tries = 0;
+            while tries < 8 {
+                tries += 1;
+                let (next, verdict) = match limit.judge(seen, now, len) {
+                    Gcra::Refuse => return None,
+                    Gcra::Forgive { tat_ns } if forgive => (tat_ns, None),
+                    Gcra::Forgive { .. } => return None,
+                    Gcra::Pass { tat_ns, congested } => (tat_ns, Some(congested)),
+                };
+                let (current, swapped) =
+                    atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
+                seen = if swapped { next } else { current };
+                // A forgiven bucket judges the frame again.
+                if swapped && verdict.is_some() {
+                    return verdict;
+                }
             }
+            // Still contended after 8 rounds: charge the frame without the check rather
+            // than spin.
+            atomic_xadd::<u64, u64, { Relaxed }>(tat, limit.cost_ns(len));
         }
-        // Still contended after 8 rounds: charge the frame without the check rather than spin.
-        atomic_xadd::<u64, u64, { Relaxed }>(tat, limit.cost_ns(len));
+        Some(true)
     }
-    Some(true)
-}
 
-/// Charges a frame to a bucket whatever it holds (a rate of zero: no bucket).
-#[inline(always)]
-fn charge(tat: *mut u64, limit: &Limit, now: u64, len: u64) {
-    if limit.ns_per_byte_fp == 0 {
-        return;
-    }
-    // SAFETY: as in `take`.
-    unsafe {
-        let mut seen = core::ptr::read_volatile(tat);
-        let mut tries = 0;
-        while tries < 8 {
-            tries += 1;
-            let next = limit.charge(seen, now, len);
-            let (current, swapped) = atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
-            if swapped {
-                return;
+    #[inline(always)]
+    fn charge(&mut self, which: Which, limit: &Limit, now: u64, len: u64) {
+        let tat = self.tat(which);
+        // SAFETY: see above.
+        unsafe {
+            let mut seen = core::ptr::read_volatile(tat);
+            let mut tries = 0;
+            while tries < 8 {
+                tries += 1;
+                let next = limit.charge(seen, now, len);
+                let (current, swapped) =
+                    atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(tat, seen, next);
+                if swapped {
+                    return;
+                }
+                seen = current;
             }
-            seen = current;
+            atomic_xadd::<u64, u64, { Relaxed }>(tat, limit.cost_ns(len));
         }
-        atomic_xadd::<u64, u64, { Relaxed }>(tat, limit.cost_ns(len));
+    }
+
+    #[inline(always)]
+    fn refund(&mut self, which: Which, cost_ns: u64) {
+        // SAFETY: see above.
+        unsafe { atomic_xadd::<u64, u64, { Relaxed }>(self.tat(which), cost_ns.wrapping_neg()) };
     }
 }
 

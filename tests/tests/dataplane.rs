@@ -410,7 +410,7 @@ fn the_policer_passes_the_burst_then_the_rate() {
 fn guaranteed(bps: u64, depth: u64) -> Rates {
     Rates {
         guaranteed: Limit::from_rate(bps, depth),
-        borrow: Limit::default(),
+        ..Default::default()
     }
 }
 
@@ -633,8 +633,8 @@ fn a_guarantee_passes_however_full_the_uplink_and_borrowers_get_what_is_left() {
         )
         .unwrap();
     let wifi = Rates {
-        guaranteed: Limit::default(),
         borrow: Limit::from_rate(80_000_000, 1_000_000),
+        ..Default::default()
     };
     applied
         .set_rates(&mut dp, 1, Direction::Upload, wifi, expires)
@@ -682,6 +682,7 @@ fn a_borrower_is_held_to_its_own_limit_while_the_uplink_has_room() {
     let rates = Rates {
         guaranteed: Limit::from_rate(1_000_000, 15_180),
         borrow: Limit::from_rate(1_000_000, 15_180),
+        ..Default::default()
     };
     applied
         .set_rates(&mut dp, 0, Direction::Download, rates, expires)
@@ -697,4 +698,37 @@ fn a_borrower_is_held_to_its_own_limit_while_the_uplink_has_room() {
         "borrowed: {c:?}"
     );
     assert_eq!(c.uplink_dropped_bytes, 0, "held by its own limit: {c:?}");
+}
+
+#[test]
+fn beyond_its_share_an_agency_takes_excess_only_while_the_uplink_is_half_free() {
+    let p = small_uplink();
+    let (mut dp, mut applied) = load_applied(&p);
+    let expires = control::monotonic_ns() + 60_000_000_000;
+    // kantor: 15 frames on its guarantee, 15 as its share, and up to 80 Mbps more (a 1 MB
+    // bucket) while the uplink (8 Mbps, 100 kB deep: 50 frames to half) is less than half
+    // used.
+    let rates = Rates {
+        guaranteed: Limit::from_rate(1_000_000, 15_180),
+        borrow: Limit::from_rate(1_000_000, 15_180),
+        excess: Limit::from_rate(80_000_000, 1_000_000),
+    };
+    applied
+        .set_rates(&mut dp, 0, Direction::Download, rates, expires)
+        .unwrap();
+    let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 110).bytes();
+    let (passed, c) = send(&dp, WAN_PROGRAM, &frame, 100, 0);
+    // 15 + 15 charged to the uplink, then excess until it is half used: about 20 more.
+    assert!(
+        (49..=52).contains(&passed),
+        "{passed} frames passed; about 50 expected: {c:?}"
+    );
+    assert!(
+        (19_000..=22_000).contains(&c.excess_bytes),
+        "about 20 frames of excess: {c:?}"
+    );
+    assert_eq!(
+        c.uplink_dropped_bytes, c.dropped_bytes,
+        "the rest refused for want of uplink: {c:?}"
+    );
 }

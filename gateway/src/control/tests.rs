@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use gateway_common::{Bucket, Counters, Direction, Gcra, Limit, LimitEntry, Rates};
+use gateway_common::{Bucket, Counters, Direction, Limit, LimitEntry, Plain, Rates, Verdict};
 
 use super::*;
 use crate::{dataplane::MapWrite, plan::fallback_rates, policy};
@@ -58,48 +58,29 @@ impl SimPlane {
     fn police(&mut self, slot: u32, dir: Direction, t: u64, frame: u64) {
         let rates = self.effective(slot, dir, t);
         let uplink = self.uplink(dir);
-        let take = |tat: &mut u64, l: &Limit| -> bool {
-            if l.ns_per_byte_fp == 0 {
-                return false;
-            }
-            loop {
-                match l.judge(*tat, t, frame) {
-                    Gcra::Refuse => return false,
-                    Gcra::Forgive { tat_ns } => *tat = tat_ns,
-                    Gcra::Pass { tat_ns, .. } => {
-                        *tat = tat_ns;
-                        return true;
-                    }
+        let mut buckets = Plain {
+            agency: self.buckets.entry((slot, dir)).or_default(),
+            uplink: self.uplink_tat.entry(dir).or_default(),
+        };
+        let verdict = gateway_common::police(&rates, &uplink, t, frame, &mut buckets);
+        let c = self.counters.entry((slot, dir)).or_default();
+        match verdict {
+            Verdict::Pass {
+                borrowed, excess, ..
+            } => {
+                c.passed_packets = c.passed_packets.wrapping_add(1);
+                c.passed_bytes = c.passed_bytes.wrapping_add(frame);
+                if borrowed {
+                    c.borrowed_bytes = c.borrowed_bytes.wrapping_add(frame);
+                }
+                if excess {
+                    c.excess_bytes = c.excess_bytes.wrapping_add(frame);
                 }
             }
-        };
-        let b = self.buckets.entry((slot, dir)).or_default();
-        let u = self.uplink_tat.entry(dir).or_default();
-        let (passed, borrowed) = if take(&mut b.guaranteed_tat_ns, &rates.guaranteed) {
-            if uplink.ns_per_byte_fp != 0 {
-                *u = uplink.charge(*u, t, frame);
+            Verdict::Drop { .. } => {
+                c.dropped_packets = c.dropped_packets.wrapping_add(1);
+                c.dropped_bytes = c.dropped_bytes.wrapping_add(frame);
             }
-            (true, false)
-        } else if take(&mut b.borrow_tat_ns, &rates.borrow) {
-            if uplink.ns_per_byte_fp == 0 || take(u, &uplink) {
-                (true, true)
-            } else {
-                b.borrow_tat_ns -= rates.borrow.cost_ns(frame);
-                (false, false)
-            }
-        } else {
-            (false, false)
-        };
-        let c = self.counters.entry((slot, dir)).or_default();
-        if passed {
-            c.passed_packets = c.passed_packets.wrapping_add(1);
-            c.passed_bytes = c.passed_bytes.wrapping_add(frame);
-            if borrowed {
-                c.borrowed_bytes = c.borrowed_bytes.wrapping_add(frame);
-            }
-        } else {
-            c.dropped_packets = c.dropped_packets.wrapping_add(1);
-            c.dropped_bytes = c.dropped_bytes.wrapping_add(frame);
         }
     }
 
@@ -232,7 +213,13 @@ fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
     let wifi = crate::plan::with_floor(c.policy().agencies[2].limits[UP], 256_000);
     let flow = c.tracked()[2].flows[UP];
     assert_eq!(dynamic, crate::plan::rates(&wifi, 256_000, flow.limit));
-    assert_eq!(fallback, crate::plan::rates(&wifi, 256_000, fixed[2][UP]));
+    assert_eq!(
+        fallback,
+        Rates {
+            excess: Limit::default(),
+            ..crate::plan::rates(&wifi, 256_000, fixed[2][UP])
+        }
+    );
     assert_ne!(dynamic, fallback);
     // dinkes wakes up: its guarantee within two ticks.
     run(

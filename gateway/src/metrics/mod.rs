@@ -199,6 +199,12 @@ impl Exporter {
                     c.borrowed_bytes,
                 );
                 f.counter(
+                    "opd_gateway_agency_excess_bytes_total",
+                    "Bytes of the agency's frames passed beyond its share while the uplink had plenty of room (counted in borrowed too).",
+                    &labels,
+                    c.excess_bytes,
+                );
+                f.counter(
                     "opd_gateway_agency_uplink_full_dropped_bytes_total",
                     "Bytes of the agency's frames its own limits allowed but dropped because the uplink was full (counted in dropped too).",
                     &labels,

@@ -319,7 +319,7 @@ fn base_limits(policy: &Policy, dir: Direction) -> Vec<Limits> {
 }
 
 /// The fallback division in the data plane's form: each agency's base guarantee, and its
-/// fallback rate as what it may pass in all.
+/// fallback rate as what it may pass in all, nothing beyond.
 pub fn fallback_limits(policy: &Policy) -> Vec<PerDirection<Rates>> {
     let base = PerDirection::from_fn(|d| base_limits(policy, d));
     fallback_rates(policy)
@@ -328,15 +328,20 @@ pub fn fallback_limits(policy: &Policy) -> Vec<PerDirection<Rates>> {
         .map(|(i, r)| {
             PerDirection::from_fn(|d| {
                 let l = &base[d][i];
-                rates(l, l.guaranteed, r[d])
+                // Static: nothing beyond the division, however idle the uplink.
+                Rates {
+                    excess: Limit::default(),
+                    ..rates(l, l.guaranteed, r[d])
+                }
             })
         })
         .collect()
 }
 
 /// The data plane's form of what an agency may pass in a direction: `guaranteed` on its
-/// guarantee bucket (never more than `limit`), and up to `limit` in all (bits/s), the rest
-/// borrowed. Each bucket is as deep as the agency's `burst` at its rate.
+/// guarantee bucket (never more than `limit`), up to `limit` in all as its share, and up to
+/// its ceiling beyond that while the uplink has plenty of room (bits/s). Each bucket is as
+/// deep as the agency's `burst` at its rate.
 pub fn rates(limits: &Limits, guaranteed: u64, limit: u64) -> Rates {
     let guaranteed = guaranteed.min(limit);
     let bucket = |bps: u64| {
@@ -348,7 +353,8 @@ pub fn rates(limits: &Limits, guaranteed: u64, limit: u64) -> Rates {
     };
     Rates {
         guaranteed: bucket(guaranteed),
-        borrow: bucket(limit.saturating_sub(guaranteed)),
+        borrow: bucket(limit - guaranteed),
+        excess: bucket(limits.ceiling.saturating_sub(limit.max(guaranteed))),
     }
 }
 

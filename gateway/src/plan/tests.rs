@@ -148,7 +148,7 @@ fn a_rate_keeps_the_fixed_limit_and_an_unknown_slot_is_left_alone() {
     let fixed = applied.contents().limits[&(0, UP)].fixed;
     let rate = Rates {
         guaranteed: Limit::from_rate(5_000_000, 62_500),
-        borrow: Limit::default(),
+        ..Default::default()
     };
     plane.0.clear();
     applied.set_rates(&mut plane, 0, UP, rate, 42).unwrap();
