@@ -797,9 +797,8 @@ mod tests {
             excess: bucket(80),
         };
         let uplink = bucket(80);
-        let (mut b, mut u) = (Bucket::default(), 0);
         // 45 frames of other agencies in the uplink already: 5 more before it is half used.
-        u = 1_000_000_000 + 45_000_000 / 80 * 8;
+        let (mut b, mut u) = (Bucket::default(), 1_000_000_000 + 45_000_000 / 80 * 8);
         let got = burst(&rates, &uplink, &mut b, &mut u, 40);
         assert_eq!(
             got[0], 10,
