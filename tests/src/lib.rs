@@ -18,7 +18,8 @@
 //! stands on; [`topology`] builds the network, [`gateway`] starts the daemon in it,
 //! [`streams`] and [`traffic`] send and measure traffic through it, [`htb`] and [`delay`]
 //! are the peer it is measured against and the round-trip time added for that; [`http`]
-//! reaches what listens inside a namespace. The items used everywhere are re-exported here.
+//! reaches what listens inside a namespace, and [`scrape`] reads the daemon's metrics. The
+//! items used everywhere are re-exported here.
 
 pub mod delay;
 pub mod frames;
@@ -28,6 +29,7 @@ pub mod http;
 pub mod netns;
 pub mod plot;
 pub mod process;
+pub mod scrape;
 pub mod scratch;
 pub mod streams;
 pub mod topology;
@@ -36,6 +38,7 @@ pub mod traffic;
 pub use http::{http_get, url_encode};
 pub use netns::{Netns, sweep_stale};
 pub use process::{Process, env_path, require_root, sh};
+pub use scrape::{DAEMON_ADDR, Metrics};
 pub use scratch::TempDir;
 pub use streams::{Phase, STREAM_PORT, Stream, Way};
 pub use topology::{Forwarding, SimNetwork, VlanHosts};

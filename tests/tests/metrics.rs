@@ -3,13 +3,16 @@
 //! Needs root; run by `cargo xtask test`.
 
 use std::{
+    collections::BTreeSet,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, Process, SimNetwork, Stream, TempDir, Way, http_get, url_encode};
+use opd_testbed::{
+    DAEMON_ADDR, Forwarding, Metrics, Process, SimNetwork, Stream, TempDir, Way, http_get,
+    url_encode,
+};
 
-const METRICS: &str = "127.0.0.1:9477";
 const PROMETHEUS: &str = "127.0.0.1:9090";
 
 #[test]
@@ -37,8 +40,9 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
 
     // The exposition as the daemon serves it, checked by Prometheus's own linter.
     std::thread::sleep(Duration::from_secs(2));
-    let (code, text) = http_get(&net.gateway, METRICS, "/metrics").expect("GET /metrics");
-    assert_eq!(code, 200, "{text}");
+    let metrics = Metrics::scrape(&net.gateway);
+    let text = metrics.text();
+    let exported = metrics.names();
     for family in [
         "opd_gateway_agency_passed_bytes_total",
         "opd_gateway_agency_dropped_packets_total",
@@ -55,13 +59,10 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
         "opd_gateway_policy_info",
         "opd_gateway_build_info",
     ] {
-        assert!(
-            text.contains(&format!("\n{family}")),
-            "{family} missing from:\n{text}"
-        );
+        assert!(exported.contains(family), "{family} missing from:\n{text}");
     }
     assert!(!text.contains("198.18."), "no addresses in labels");
-    dashboard_uses_only(&text);
+    dashboard_uses_only(&exported);
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -89,7 +90,7 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     let config = dir.write(
         "prometheus.yml",
         &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: opd-gateway\n    static_configs:\n      - targets: ['{METRICS}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: opd-gateway\n    static_configs:\n      - targets: ['{DAEMON_ADDR}']\n"
         ),
     );
     let mut cmd = net.gateway.command("prometheus");
@@ -192,7 +193,7 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
 
 /// deploy/grafana-dashboard.json parses, has its panels and queries, and every metric its
 /// queries name is one the running daemon exports.
-fn dashboard_uses_only(exposition: &str) {
+fn dashboard_uses_only(exported: &BTreeSet<String>) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana-dashboard.json");
     let text = std::fs::read_to_string(&path).expect("deploy/grafana-dashboard.json");
@@ -223,12 +224,7 @@ fn dashboard_uses_only(exposition: &str) {
         "{graphs} panels, {} queries",
         queries.len()
     );
-    let exported: std::collections::HashSet<&str> = exposition
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .collect();
-    let mut used = std::collections::BTreeSet::new();
+    let mut used = BTreeSet::new();
     for q in &queries {
         let mut rest = q.as_str();
         while let Some(i) = rest.find("opd_gateway_") {
@@ -240,10 +236,7 @@ fn dashboard_uses_only(exposition: &str) {
             used.insert(name);
         }
     }
-    let missing: Vec<&String> = used
-        .iter()
-        .filter(|n| !exported.contains(n.as_str()))
-        .collect();
+    let missing: Vec<&String> = used.iter().filter(|n| !exported.contains(*n)).collect();
     eprintln!("the dashboard queries {} metrics: {used:?}", used.len());
     assert!(
         missing.is_empty(),

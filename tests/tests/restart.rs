@@ -7,21 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, SimNetwork, Stream, TempDir, Way, http_get, traffic::Arrivals};
+use opd_testbed::{Forwarding, Metrics, SimNetwork, Stream, TempDir, Way, traffic::Arrivals};
 
 const MBPS: f64 = 1e6;
 
 /// `opd_gateway_agency_passed_bytes_total` per agency and direction, from /metrics.
 fn passed_totals(net: &SimNetwork) -> Vec<(String, f64)> {
-    let (code, text) = http_get(&net.gateway, "127.0.0.1:9477", "/metrics").expect("GET /metrics");
-    assert_eq!(code, 200);
-    text.lines()
-        .filter(|l| l.starts_with("opd_gateway_agency_passed_bytes_total{"))
-        .map(|l| {
-            let (series, value) = l.rsplit_once(' ').unwrap();
-            (series.to_string(), value.parse().unwrap())
-        })
-        .collect()
+    Metrics::scrape(&net.gateway).series("opd_gateway_agency_passed_bytes_total", &[])
 }
 
 #[test]

@@ -32,7 +32,7 @@ use opd_gateway::{
     policy,
 };
 use opd_testbed::{
-    Forwarding, SimNetwork, TempDir, Way, env_path,
+    Forwarding, Metrics, SimNetwork, TempDir, Way, env_path,
     frames::{self, Frame},
     require_root,
     traffic::{Flood, receive},
@@ -275,16 +275,10 @@ fn cpu_ticks() -> (u64, u64, u64) {
 
 /// Frames the gateway handled so far on the upload path (passed + dropped).
 fn handled_frames(net: &SimNetwork) -> f64 {
-    let (_, text) =
-        opd_testbed::http_get(&net.gateway, "127.0.0.1:9477", "/metrics").expect("GET /metrics");
-    text.lines()
-        .filter(|l| {
-            l.starts_with("opd_gateway_agency_dropped_packets_total")
-                || l.starts_with("opd_gateway_agency_passed_packets_total")
-        })
-        .filter(|l| l.contains("direction=\"upload\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    let metrics = Metrics::scrape(&net.gateway);
+    let upload = [("direction", "upload")];
+    metrics.sum("opd_gateway_agency_dropped_packets_total", &upload)
+        + metrics.sum("opd_gateway_agency_passed_packets_total", &upload)
 }
 
 /// One forwarding run: 64-byte frames from two senders pinned to the two CPUs, each at
@@ -1056,15 +1050,16 @@ fn sharing(report: &mut String) {
 
 /// The gateway's passed bytes for an agency and direction, from its /metrics.
 fn passed_bytes(net: &SimNetwork, agency: &str, direction: &str) -> f64 {
-    let (_, text) =
-        opd_testbed::http_get(&net.gateway, "127.0.0.1:9477", "/metrics").expect("GET /metrics");
-    let series = format!(
-        "opd_gateway_agency_passed_bytes_total{{agency=\"{agency}\",direction=\"{direction}\"}} "
-    );
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{series} missing from /metrics"))
+    Metrics::scrape(&net.gateway)
+        .value(
+            "opd_gateway_agency_passed_bytes_total",
+            &[("agency", agency), ("direction", direction)],
+        )
+        .unwrap_or_else(|| {
+            panic!(
+                "opd_gateway_agency_passed_bytes_total{{agency=\"{agency}\",direction=\"{direction}\"}} missing from /metrics"
+            )
+        })
 }
 
 /// Delivered/configured rate under 2× UDP overload, from 1 to 500 Mbps, counted at the
