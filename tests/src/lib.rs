@@ -18,8 +18,9 @@
 //! stands on; [`topology`] builds the network, [`gateway`] starts the daemon in it,
 //! [`streams`] and [`traffic`] send and measure traffic through it, [`htb`] and [`delay`]
 //! are the peer it is measured against and the round-trip time added for that; [`http`]
-//! reaches what listens inside a namespace, and [`scrape`] reads the daemon's metrics. The
-//! items used everywhere are re-exported here.
+//! reaches what listens inside a namespace, and [`scrape`] reads the daemon's metrics.
+//! [`policy_text`] writes the policies they run. The items used everywhere are re-exported
+//! here.
 
 pub mod delay;
 pub mod frames;
@@ -28,6 +29,7 @@ pub mod htb;
 pub mod http;
 pub mod netns;
 pub mod plot;
+pub mod policy_text;
 pub mod process;
 pub mod scrape;
 pub mod scratch;
@@ -37,6 +39,7 @@ pub mod traffic;
 
 pub use http::{http_get, url_encode};
 pub use netns::{Netns, sweep_stale};
+pub use policy_text::{AgencyText, Limit, PolicyText};
 pub use process::{Process, env_path, require_root, sh};
 pub use scrape::{DAEMON_ADDR, Metrics};
 pub use scratch::TempDir;

@@ -201,17 +201,6 @@ impl SimNetwork {
             .find(|h| h.vid == vid)
             .unwrap_or_else(|| panic!("no hosts on VLAN {vid}"))
     }
-
-    /// A site file for this network.
-    pub fn site_toml(forwarding: Forwarding, unclassified: &str) -> String {
-        format!(
-            "[site]\nname = \"Simulated regency\"\nlan = \"lan\"\nwan = \"wan\"\ncapacity = {{ upload = \"1Gbps\", download = \"1Gbps\" }}\nforwarding = \"{}\"\nxdp_mode = \"native\"\nunclassified = \"{unclassified}\"\n",
-            match forwarding {
-                Forwarding::Redirect => "redirect",
-                Forwarding::Bridge => "bridge",
-            }
-        )
-    }
 }
 
 impl Drop for SimNetwork {

@@ -9,8 +9,8 @@ use std::{
 };
 
 use opd_testbed::{
-    DAEMON_ADDR, Forwarding, Metrics, Process, SimNetwork, Stream, TempDir, Way, http_get,
-    url_encode,
+    AgencyText, DAEMON_ADDR, Forwarding, Limit, Metrics, PolicyText, Process, SimNetwork, Stream,
+    TempDir, Way, http_get, url_encode,
 };
 
 const PROMETHEUS: &str = "127.0.0.1:9090";
@@ -19,15 +19,18 @@ const PROMETHEUS: &str = "127.0.0.1:9090";
 fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     let vids = [110u16, 120, 130];
     let limits = [8.0, 16.0, 24.0]; // Mbps, download
-    let mut policy = SimNetwork::site_toml(Forwarding::Redirect, "drop");
-    for (vid, mbps) in vids.iter().zip(limits) {
-        policy += &format!(
-            "\n[[agency]]\nid = \"vlan{vid}\"\nname = \"Agency on VLAN {vid}\"\nvlans = [{vid}]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ rate = \"{mbps}Mbps\" }}\n"
-        );
-    }
+    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+        .unclassified("drop")
+        .agencies(vids.iter().zip(limits).map(|(vid, mbps)| {
+            AgencyText::new(&format!("vlan{vid}"))
+                .name(&format!("Agency on VLAN {vid}"))
+                .vlans(&[*vid])
+                .upload(Limit::rate("1Mbps"))
+                .download(Limit::rate(&format!("{mbps}Mbps")))
+        }));
     let net = SimNetwork::new(&vids, Forwarding::Redirect);
     let dir = TempDir::new("metrics");
-    let path = dir.write("policy.toml", &policy);
+    let path = dir.write("policy.toml", &policy.to_string());
     let _gw = net.start_gateway(&path, "0s");
     net.wait_reachable(&vids);
     let total = Duration::from_secs(16);

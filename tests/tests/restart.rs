@@ -7,7 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, Metrics, SimNetwork, Stream, TempDir, Way, traffic::Arrivals};
+use opd_testbed::{
+    AgencyText, Forwarding, Limit, Metrics, PolicyText, SimNetwork, Stream, TempDir, Way,
+    traffic::Arrivals,
+};
 
 const MBPS: f64 = 1e6;
 
@@ -18,15 +21,24 @@ fn passed_totals(net: &SimNetwork) -> Vec<(String, f64)> {
 
 #[test]
 fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
-    let policy = String::from(
-        "[site]\nlan = \"lan\"\nwan = \"wan\"\ncapacity = { upload = \"60Mbps\", download = \"60Mbps\" }\nheadroom = \"1Mbps\"\n\
-         tick = \"500ms\"\nexpiry = \"1500ms\"\nfallback = \"guaranteed\"\nunclassified = \"drop\"\n\
-         [[agency]]\nid = \"a\"\nvlans = [110]\nupload = { rate = \"1Mbps\" }\ndownload = { guaranteed = \"10Mbps\", ceiling = \"60Mbps\" }\n\
-         [[agency]]\nid = \"b\"\nvlans = [120]\nupload = { rate = \"1Mbps\" }\ndownload = { guaranteed = \"20Mbps\", ceiling = \"60Mbps\" }\n",
-    );
+    let agency = |id: &str, vid: u16, guaranteed: &str| {
+        AgencyText::new(id)
+            .vlans(&[vid])
+            .upload(Limit::rate("1Mbps"))
+            .download(Limit::guaranteed(guaranteed, "60Mbps"))
+    };
+    let policy = PolicyText::site()
+        .capacity("60Mbps", "60Mbps")
+        .headroom("1Mbps")
+        .tick("500ms")
+        .expiry("1500ms")
+        .fallback("guaranteed")
+        .unclassified("drop")
+        .agency(agency("a", 110, "10Mbps"))
+        .agency(agency("b", 120, "20Mbps"));
     let net = SimNetwork::new(&[110, 120], Forwarding::Redirect);
     let dir = TempDir::new("restart");
-    let path = dir.write("policy.toml", &policy);
+    let path = dir.write("policy.toml", &policy.to_string());
     let mut gw = net.start_gateway(&path, "0s");
     net.wait_reachable(&[110, 120]);
     let start = Instant::now() + Duration::from_millis(200);
@@ -153,13 +165,14 @@ fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
 fn pinned_maps_of_another_layout_are_replaced() {
     let net = SimNetwork::new(&[110], Forwarding::Redirect);
     let dir = TempDir::new("layout");
-    let path = dir.write(
-        "policy.toml",
-        &format!(
-            "{}\n[[agency]]\nid = \"a\"\nvlans = [110]\nupload = {{ rate = \"8Mbps\" }}\ndownload = {{ rate = \"8Mbps\" }}\n",
-            SimNetwork::site_toml(Forwarding::Redirect, "drop")
-        ),
-    );
+    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+        .unclassified("drop")
+        .agency(
+            AgencyText::new("a")
+                .vlans(&[110])
+                .both(Limit::rate("8Mbps")),
+        );
+    let path = dir.write("policy.toml", &policy.to_string());
     // A map left by another version: same name, another value size.
     std::fs::create_dir_all(&net.pin_dir).unwrap();
     let stale = net.pin_dir.join("OPD_LIMITS");

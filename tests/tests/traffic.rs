@@ -7,7 +7,7 @@ use std::{
 };
 
 use opd_testbed::{
-    Forwarding, STREAM_PORT, SimNetwork, TempDir, Way,
+    AgencyText, Forwarding, Limit, PolicyText, STREAM_PORT, SimNetwork, TempDir, Way,
     traffic::{Flood, receive},
 };
 
@@ -20,21 +20,22 @@ const TOLERANCE: f64 = 0.03;
 /// (VLAN, upload limit, download limit); None = unlimited.
 type Spec = (u16, Option<u64>, Option<u64>);
 
-fn agency_toml(vid: u16, up: Option<u64>, down: Option<u64>) -> String {
-    let rate = |r: Option<u64>| r.map_or_else(|| "unlimited".to_string(), |m| format!("{m}Mbps"));
-    format!(
-        "\n[[agency]]\nid = \"vlan{vid}\"\nname = \"Agency on VLAN {vid}\"\nvlans = [{vid}]\nupload = {{ rate = \"{}\" }}\ndownload = {{ rate = \"{}\" }}\n",
-        rate(up),
-        rate(down)
-    )
+fn agency(vid: u16, up: Option<u64>, down: Option<u64>) -> AgencyText {
+    let rate = |r: Option<u64>| {
+        Limit::rate(&r.map_or_else(|| "unlimited".to_string(), |m| format!("{m}Mbps")))
+    };
+    AgencyText::new(&format!("vlan{vid}"))
+        .name(&format!("Agency on VLAN {vid}"))
+        .vlans(&[vid])
+        .upload(rate(up))
+        .download(rate(down))
 }
 
 fn write_policy(dir: &TempDir, forwarding: Forwarding, specs: &[Spec]) -> std::path::PathBuf {
-    let mut text = SimNetwork::site_toml(forwarding, "drop");
-    for &(vid, up, down) in specs {
-        text.push_str(&agency_toml(vid, up, down));
-    }
-    dir.write("policy.toml", &text)
+    let policy = PolicyText::simulated_regency(forwarding)
+        .unclassified("drop")
+        .agencies(specs.iter().map(|&(vid, up, down)| agency(vid, up, down)));
+    dir.write("policy.toml", &policy.to_string())
 }
 
 struct Measured {

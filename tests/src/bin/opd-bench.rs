@@ -32,7 +32,7 @@ use opd_gateway::{
     policy,
 };
 use opd_testbed::{
-    Forwarding, Metrics, SimNetwork, TempDir, Way, env_path,
+    AgencyText, Forwarding, Limit, Metrics, PolicyText, SimNetwork, TempDir, Way, env_path,
     frames::{self, Frame},
     require_root,
     traffic::{Flood, receive},
@@ -89,24 +89,23 @@ fn ns_per_frame(prog: &Xdp, frame: &[u8]) -> f64 {
 }
 
 fn policy_with(agencies: usize) -> policy::Policy {
-    let mut text = String::from(
-        "[site]\nlan = \"lan\"\nwan = \"wan\"\nforwarding = \"bridge\"\ncapacity = { upload = \"100Tbps\", download = \"100Tbps\" }\n",
-    );
+    let mut text = PolicyText::site()
+        .forwarding(Forwarding::Bridge)
+        .capacity("100Tbps", "100Tbps");
     for i in 0..agencies {
         // Agency 0: always under quota (at least 24 Gbps of the 100 Tbps); agency 1: always
         // over (8 kbps, 10 frames of burst).
         let limit = match i {
-            1 => "rate = \"8kbps\"",
-            _ => "ceiling = \"100Gbps\"",
+            1 => Limit::rate("8kbps"),
+            _ => Limit::ceiling("100Gbps"),
         };
-        let vid = i + 1;
-        let qinq = if i == 0 { "qinq = [[3000, 7]]\n" } else { "" };
-        let _ = write!(
-            text,
-            "[[agency]]\nid = \"a{i}\"\nvlans = [{vid}]\n{qinq}upload = {{ {limit} }}\ndownload = {{ {limit} }}\n"
-        );
+        let mut agency = AgencyText::new(&format!("a{i}")).vlans(&[i as u16 + 1]);
+        if i == 0 {
+            agency = agency.qinq(&[(3000, 7)]);
+        }
+        text = text.agency(agency.both(limit));
     }
-    policy::from_texts(&[("bench.toml", &text)]).expect("bench policy")
+    policy::from_texts(&[("bench.toml", &text.to_string())]).expect("bench policy")
 }
 
 fn program_cost(report: &mut String) {
@@ -294,19 +293,19 @@ fn forwarding_run(mode: FwdMode, per_sender_pps: f64) -> (f64, f64, f64) {
     };
     let mut net = SimNetwork::new(&vids, forwarding);
     let dir = TempDir::new("bench");
-    let mut text = SimNetwork::site_toml(forwarding, "pass");
     let rate = if mode == FwdMode::Drop {
         "8kbps"
     } else {
         "unlimited"
     };
-    for vid in vids {
-        let _ = write!(
-            text,
-            "[[agency]]\nid = \"v{vid}\"\nvlans = [{vid}]\nupload = {{ rate = \"{rate}\" }}\ndownload = {{ rate = \"{rate}\" }}\n"
-        );
-    }
-    let path = dir.write("p.toml", &text);
+    let policy = PolicyText::simulated_regency(forwarding)
+        .unclassified("pass")
+        .agencies(vids.map(|vid| {
+            AgencyText::new(&format!("v{vid}"))
+                .vlans(&[vid])
+                .both(Limit::rate(rate))
+        }));
+    let path = dir.write("p.toml", &policy.to_string());
     let gateway = matches!(mode, FwdMode::Pass | FwdMode::Redirect | FwdMode::Drop);
     let _gw = gateway.then(|| net.start_gateway(&path, "0s"));
     // On the drop path too: ARP is never policed and the pings fit the burst.
@@ -541,14 +540,11 @@ fn tcp_run(shaper: Shaper, flows: usize, rtt: Duration) -> TcpRun {
     let dir = TempDir::new("tcp");
     let _gw = match shaper {
         Shaper::Policer { burst, .. } => {
-            let mut text = SimNetwork::site_toml(forwarding, "drop");
-            let _ = write!(
-                text,
-                "[[agency]]\nid = \"a\"\nvlans = [{vid}]\n\
-                 upload = {{ rate = \"{TCP_MBPS}Mbps\", burst = \"{burst}\" }}\n\
-                 download = {{ rate = \"{TCP_MBPS}Mbps\", burst = \"{burst}\" }}\n"
-            );
-            Some(net.start_gateway(&dir.write("p.toml", &text), "0s"))
+            let limit = Limit::rate(&format!("{TCP_MBPS}Mbps")).burst(burst);
+            let policy = PolicyText::simulated_regency(forwarding)
+                .unclassified("drop")
+                .agency(AgencyText::new("a").vlans(&[vid]).both(limit));
+            Some(net.start_gateway(&dir.write("p.toml", &policy.to_string()), "0s"))
         }
         Shaper::Htb => {
             net.shape_with_htb(&[(vid, rate, rate)]);
@@ -931,38 +927,45 @@ fn sharing_run(fixed: bool) -> (f64, f64, f64) {
     let vids = [110u16, 120, 130];
     let net = SimNetwork::new(&vids, Forwarding::Redirect);
     let dir = TempDir::new("sharing");
-    let mut text = String::from(
-        "[site]\nlan = \"lan\"\nwan = \"wan\"\ncapacity = { upload = \"60Mbps\", download = \"60Mbps\" }\n\
-         headroom = \"1Mbps\"\ntick = \"500ms\"\nunclassified = \"drop\"\n",
-    );
+    // (id, tier, download divided by need, download as a fixed package)
     let agencies = [
         (
             "rsud",
             "critical",
-            "guaranteed = \"10Mbps\", ceiling = \"59Mbps\"",
-            "rate = \"10Mbps\"",
+            Limit::guaranteed("10Mbps", "59Mbps"),
+            Limit::rate("10Mbps"),
         ),
         (
             "disdik",
             "standard",
-            "guaranteed = \"15Mbps\", ceiling = \"59Mbps\"",
-            "rate = \"15Mbps\"",
+            Limit::guaranteed("15Mbps", "59Mbps"),
+            Limit::rate("15Mbps"),
         ),
         (
             "wifi",
             "public",
-            "ceiling = \"unlimited\"",
-            "rate = \"34Mbps\"",
+            Limit::ceiling("unlimited"),
+            Limit::rate("34Mbps"),
         ),
     ];
-    for ((id, tier, shared, package), vid) in agencies.iter().zip(vids) {
-        let down = if fixed { package } else { shared };
-        let _ = write!(
-            text,
-            "[[agency]]\nid = \"{id}\"\ntier = \"{tier}\"\nvlans = [{vid}]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ {down} }}\n"
+    let policy = PolicyText::site()
+        .capacity("60Mbps", "60Mbps")
+        .headroom("1Mbps")
+        .tick("500ms")
+        .unclassified("drop")
+        .agencies(
+            agencies
+                .into_iter()
+                .zip(vids)
+                .map(|((id, tier, shared, package), vid)| {
+                    AgencyText::new(id)
+                        .tier(tier)
+                        .vlans(&[vid])
+                        .upload(Limit::rate("1Mbps"))
+                        .download(if fixed { package } else { shared })
+                }),
         );
-    }
-    let path = dir.write("p.toml", &text);
+    let path = dir.write("p.toml", &policy.to_string());
     let _gw = net.start_gateway(&path, "0s");
     net.wait_reachable(&vids);
     let phase = Duration::from_secs(8);
@@ -1081,12 +1084,15 @@ fn accuracy(report: &mut String) {
         for _ in 0..3 {
             let net = SimNetwork::new(&[110], Forwarding::Redirect);
             let dir = TempDir::new("accuracy");
-            let mut text = SimNetwork::site_toml(Forwarding::Redirect, "drop");
-            let _ = write!(
-                text,
-                "[[agency]]\nid = \"a\"\nvlans = [110]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ rate = \"{mbps}Mbps\" }}\n"
-            );
-            let path = dir.write("p.toml", &text);
+            let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+                .unclassified("drop")
+                .agency(
+                    AgencyText::new("a")
+                        .vlans(&[110])
+                        .upload(Limit::rate("1Mbps"))
+                        .download(Limit::rate(&format!("{mbps}Mbps"))),
+                );
+            let path = dir.write("p.toml", &policy.to_string());
             let _gw = net.start_gateway(&path, "0s");
             net.wait_reachable(&[110]);
             let run = Duration::from_secs(5);
@@ -1141,14 +1147,15 @@ fn daemon_cost(report: &mut String) {
     let active: Vec<u16> = vids.iter().copied().step_by(5).collect(); // 9 host pairs
     let net = SimNetwork::new(&active, Forwarding::Redirect);
     let dir = TempDir::new("daemon");
-    let mut text = SimNetwork::site_toml(Forwarding::Redirect, "drop");
-    for vid in &vids {
-        let _ = write!(
-            text,
-            "[[agency]]\nid = \"a{vid}\"\nvlans = [{vid}]\nupload = {{ guaranteed = \"2Mbps\", ceiling = \"100Mbps\" }}\ndownload = {{ guaranteed = \"5Mbps\", ceiling = \"100Mbps\" }}\n"
-        );
-    }
-    let path = dir.write("p.toml", &text);
+    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+        .unclassified("drop")
+        .agencies(vids.iter().map(|vid| {
+            AgencyText::new(&format!("a{vid}"))
+                .vlans(&[*vid])
+                .upload(Limit::guaranteed("2Mbps", "100Mbps"))
+                .download(Limit::guaranteed("5Mbps", "100Mbps"))
+        }));
+    let path = dir.write("p.toml", &policy.to_string());
     let gw = net.start_gateway(&path, "0s");
     let pid = gw.child.as_ref().expect("running").id();
     net.wait_reachable(&active);
