@@ -19,9 +19,11 @@
 //! [`streams`] and [`traffic`] send and measure traffic through it, [`htb`] and [`delay`]
 //! are the peer it is measured against and the round-trip time added for that; [`http`]
 //! reaches what listens inside a namespace, and [`scrape`] reads the daemon's metrics.
-//! [`policy_text`] writes the policies they run. The items used everywhere are re-exported
+//! [`policy_text`] writes the policies they run, and [`bed`] puts network, policy and
+//! gateway together the way most tests start. The items used everywhere are re-exported
 //! here.
 
+pub mod bed;
 pub mod delay;
 pub mod frames;
 pub mod gateway;
@@ -37,6 +39,7 @@ pub mod streams;
 pub mod topology;
 pub mod traffic;
 
+pub use bed::Bed;
 pub use http::{http_get, url_encode};
 pub use netns::{Netns, sweep_stale};
 pub use policy_text::{AgencyText, Limit, PolicyText};

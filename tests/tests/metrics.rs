@@ -9,8 +9,8 @@ use std::{
 };
 
 use opd_testbed::{
-    AgencyText, DAEMON_ADDR, Forwarding, Limit, Metrics, PolicyText, Process, SimNetwork, Stream,
-    TempDir, Way, http_get, url_encode,
+    AgencyText, Bed, DAEMON_ADDR, Forwarding, Limit, Metrics, PolicyText, Process, Stream, Way,
+    http_get, url_encode,
 };
 
 const PROMETHEUS: &str = "127.0.0.1:9090";
@@ -28,11 +28,8 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
                 .upload(Limit::rate("1Mbps"))
                 .download(Limit::rate(&format!("{mbps}Mbps")))
         }));
-    let net = SimNetwork::new(&vids, Forwarding::Redirect);
-    let dir = TempDir::new("metrics");
-    let path = dir.write("policy.toml", &policy.to_string());
-    let _gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&vids);
+    let bed = Bed::start(&vids, Forwarding::Redirect, &policy, "0s");
+    let (net, dir) = (&bed.net, &bed.dir);
     let total = Duration::from_secs(16);
     let start = Instant::now();
     let flows: Vec<Stream> = vids

@@ -8,7 +8,7 @@ use std::{
 };
 
 use opd_testbed::{
-    AgencyText, Forwarding, Limit, Metrics, PolicyText, SimNetwork, Stream, TempDir, Way,
+    AgencyText, Bed, Forwarding, Limit, Metrics, PolicyText, SimNetwork, Stream, TempDir, Way,
     traffic::Arrivals,
 };
 
@@ -36,11 +36,8 @@ fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
         .unclassified("drop")
         .agency(agency("a", 110, "10Mbps"))
         .agency(agency("b", 120, "20Mbps"));
-    let net = SimNetwork::new(&[110, 120], Forwarding::Redirect);
-    let dir = TempDir::new("restart");
-    let path = dir.write("policy.toml", &policy.to_string());
-    let mut gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&[110, 120]);
+    let mut bed = Bed::start(&[110, 120], Forwarding::Redirect, &policy, "0s");
+    let (net, gw) = (&bed.net, &mut bed.gateway);
     let start = Instant::now() + Duration::from_millis(200);
     let total = Duration::from_secs(17);
     let flows: Vec<Stream> = [110u16, 120]
@@ -48,17 +45,17 @@ fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
         .map(|&vid| net.steady_stream(vid, Way::Download, start, total, 50.0 * MBPS))
         .collect();
     std::thread::sleep((start + Duration::from_secs(4)).saturating_duration_since(Instant::now()));
-    let before = passed_totals(&net);
+    let before = passed_totals(net);
     // A crash: no chance to clean up.
     let killed = Instant::now();
     gw.signal(libc::SIGKILL);
     let _ = gw.stop();
     std::thread::sleep(Duration::from_secs(5));
     let restarted = Instant::now();
-    let gw2 = net.start_gateway(&path, "0s");
+    let gw2 = net.start_gateway(&bed.policy_path, "0s");
     let attached = Instant::now();
     std::thread::sleep(Duration::from_millis(1500));
-    let after = passed_totals(&net);
+    let after = passed_totals(net);
     let (got, sent): (Vec<Arrivals>, Vec<_>) = flows.into_iter().map(Stream::finish).unzip();
     let sent: Vec<_> = sent.into_iter().map(|mut s| s.remove(0)).collect();
     let log = gw2.log();

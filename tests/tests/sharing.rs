@@ -8,7 +8,8 @@ use std::{
 };
 
 use opd_testbed::{
-    AgencyText, Forwarding, Limit, PolicyText, SimNetwork, Stream, TempDir, Way, traffic::Arrivals,
+    AgencyText, Bed, Forwarding, Limit, PolicyText, SimNetwork, Stream, TempDir, Way,
+    traffic::Arrivals,
 };
 
 const MBPS: f64 = 1e6;
@@ -49,11 +50,8 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
         ))
         .agency(agency("wifi", 130, "public", Limit::ceiling("unlimited")));
     let usable = 59.0 * MBPS;
-    let net = SimNetwork::new(&[110, 120, 130], Forwarding::Redirect);
-    let dir = TempDir::new("policy");
-    let path = dir.write("policy.toml", &policy.to_string());
-    let gw = net.start_gateway(&path, "2s");
-    net.wait_reachable(&[110, 120, 130]);
+    let mut bed = Bed::start(&[110, 120, 130], Forwarding::Redirect, &policy, "2s");
+    let net = &bed.net;
 
     // Offered download per phase (Mbps): every phase oversubscribes the uplink.
     let phase = Duration::from_secs(6);
@@ -150,7 +148,7 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
             early / MBPS
         ));
     }
-    drop(gw);
+    bed.gateway.stop();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -171,11 +169,8 @@ fn a_stopped_daemon_falls_back_to_the_static_division_at_expiry() {
             "standard",
             Limit::guaranteed("20Mbps", "60Mbps"),
         ));
-    let net = SimNetwork::new(&[110, 120], Forwarding::Redirect);
-    let dir = TempDir::new("policy");
-    let path = dir.write("policy.toml", &policy.to_string());
-    let mut gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&[110, 120]);
+    let mut bed = Bed::start(&[110, 120], Forwarding::Redirect, &policy, "0s");
+    let (net, gw) = (&bed.net, &mut bed.gateway);
     let start = Instant::now() + Duration::from_millis(200);
     let total = Duration::from_secs(16);
     let flows: Vec<Stream> = [110u16, 120]

@@ -32,7 +32,7 @@ use opd_gateway::{
     policy,
 };
 use opd_testbed::{
-    AgencyText, Forwarding, Limit, Metrics, PolicyText, SimNetwork, TempDir, Way, env_path,
+    AgencyText, Bed, Forwarding, Limit, Metrics, PolicyText, SimNetwork, TempDir, Way, env_path,
     frames::{self, Frame},
     require_root,
     traffic::{Flood, receive},
@@ -925,8 +925,6 @@ fn allocator_cost(report: &mut String) {
 /// least 97% of it (NaN if none did).
 fn sharing_run(fixed: bool) -> (f64, f64, f64) {
     let vids = [110u16, 120, 130];
-    let net = SimNetwork::new(&vids, Forwarding::Redirect);
-    let dir = TempDir::new("sharing");
     // (id, tier, download divided by need, download as a fixed package)
     let agencies = [
         (
@@ -965,9 +963,8 @@ fn sharing_run(fixed: bool) -> (f64, f64, f64) {
                         .download(if fixed { package } else { shared })
                 }),
         );
-    let path = dir.write("p.toml", &policy.to_string());
-    let _gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&vids);
+    let bed = Bed::start(&vids, Forwarding::Redirect, &policy, "0s");
+    let net = &bed.net;
     let phase = Duration::from_secs(8);
     let offered = [[0.0, 40.0, 40.0], [30.0, 40.0, 40.0]];
     let start = Instant::now() + Duration::from_millis(300);
@@ -1082,8 +1079,6 @@ fn accuracy(report: &mut String) {
         let mut ratios = Vec::new();
         let mut offered = Vec::new();
         for _ in 0..3 {
-            let net = SimNetwork::new(&[110], Forwarding::Redirect);
-            let dir = TempDir::new("accuracy");
             let policy = PolicyText::simulated_regency(Forwarding::Redirect)
                 .unclassified("drop")
                 .agency(
@@ -1092,9 +1087,8 @@ fn accuracy(report: &mut String) {
                         .upload(Limit::rate("1Mbps"))
                         .download(Limit::rate(&format!("{mbps}Mbps"))),
                 );
-            let path = dir.write("p.toml", &policy.to_string());
-            let _gw = net.start_gateway(&path, "0s");
-            net.wait_reachable(&[110]);
+            let bed = Bed::start(&[110], Forwarding::Redirect, &policy, "0s");
+            let net = &bed.net;
             let run = Duration::from_secs(5);
             let flow = net.steady_stream(
                 110,
@@ -1104,9 +1098,9 @@ fn accuracy(report: &mut String) {
                 2.0 * mbps as f64 * 1e6,
             );
             std::thread::sleep(Duration::from_millis(1500));
-            let (b0, t0) = (passed_bytes(&net, "a", "download"), Instant::now());
+            let (b0, t0) = (passed_bytes(net, "a", "download"), Instant::now());
             std::thread::sleep(Duration::from_secs(3));
-            let (b1, t1) = (passed_bytes(&net, "a", "download"), Instant::now());
+            let (b1, t1) = (passed_bytes(net, "a", "download"), Instant::now());
             let (_, sent) = flow.finish();
             let delivered = (b1 - b0) * 8.0 / (t1 - t0).as_secs_f64();
             ratios.push(delivered / (mbps as f64 * 1e6));
@@ -1145,8 +1139,6 @@ fn rss_and_cpu(pid: u32) -> (u64, f64) {
 fn daemon_cost(report: &mut String) {
     let vids: Vec<u16> = (1..=45).map(|i| 100 + i).collect();
     let active: Vec<u16> = vids.iter().copied().step_by(5).collect(); // 9 host pairs
-    let net = SimNetwork::new(&active, Forwarding::Redirect);
-    let dir = TempDir::new("daemon");
     let policy = PolicyText::simulated_regency(Forwarding::Redirect)
         .unclassified("drop")
         .agencies(vids.iter().map(|vid| {
@@ -1155,10 +1147,9 @@ fn daemon_cost(report: &mut String) {
                 .upload(Limit::guaranteed("2Mbps", "100Mbps"))
                 .download(Limit::guaranteed("5Mbps", "100Mbps"))
         }));
-    let path = dir.write("p.toml", &policy.to_string());
-    let gw = net.start_gateway(&path, "0s");
-    let pid = gw.child.as_ref().expect("running").id();
-    net.wait_reachable(&active);
+    let bed = Bed::start(&active, Forwarding::Redirect, &policy, "0s");
+    let net = &bed.net;
+    let pid = bed.gateway.child.as_ref().expect("running").id();
     let measure = |secs: u64| {
         let (_, c0) = rss_and_cpu(pid);
         std::thread::sleep(Duration::from_secs(secs));
