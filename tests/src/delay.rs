@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::Netns;
+use crate::{Netns, SimNetwork};
 
 /// Frames relayed, and frames the relay itself lost: sends that failed, frames the
 /// receiving sockets dropped (buffer full), frames too long for the buffer.
@@ -70,7 +70,7 @@ fn packet_socket(ifname: &str, receive: bool) -> io::Result<(OwnedFd, i32)> {
             format!("no interface {ifname}"),
         ));
     }
-    let set = |level, option, value| crate::set_int_option(&fd, level, option, value);
+    let set = |level, option, value| crate::traffic::set_int_option(&fd, level, option, value);
     // The frames we send are not ours to relay back; the tag the stack took off comes back
     // in the auxiliary data; a deep buffer so a busy CPU does not drop frames here.
     set(libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)?;
@@ -298,5 +298,27 @@ impl DelayLine {
 impl Drop for DelayLine {
     fn drop(&mut self) {
         self.stop_threads();
+    }
+}
+
+impl SimNetwork {
+    /// Puts a delay line between VLAN `vid`'s upstream host and the upstream switch, so
+    /// that everything to and from that host takes `rtt` longer (half each way). For the
+    /// rest of this network's life that host is reached only through the relay (its veths
+    /// go with the switch namespace).
+    pub fn delay_upstream(&self, vid: u16, rtt: Duration) -> DelayLine {
+        let k = self
+            .hosts
+            .iter()
+            .position(|h| h.vid == vid)
+            .unwrap_or_else(|| panic!("no hosts on VLAN {vid}"))
+            + 1;
+        let sw = &self.switch;
+        let (port, near, far) = (format!("u{k}"), format!("dl{k}"), format!("dr{k}"));
+        sw.ip(&["link", "set", &port, "nomaster"]);
+        sw.ip(&["link", "add", &near, "type", "veth", "peer", "name", &far]);
+        sw.ip(&["link", "set", &near, "master", "wanbr", "up"]);
+        sw.ip(&["link", "set", &far, "up"]);
+        DelayLine::start(sw, &port, &far, rtt / 2)
     }
 }

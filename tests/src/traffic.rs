@@ -160,7 +160,7 @@ pub fn receive(
         // times from the kernel (when the datagram reached the socket), so a receiving
         // thread that was not scheduled for a while does not shift them.
         for (option, value) in [(libc::SO_RCVBUFFORCE, 8 << 20), (libc::SO_TIMESTAMPNS, 1)] {
-            crate::set_int_option(&sock, libc::SOL_SOCKET, option, value)
+            set_int_option(&sock, libc::SOL_SOCKET, option, value)
                 .unwrap_or_else(|e| panic!("receiver socket option {option}: {e}"));
         }
         sock.set_read_timeout(Some(Duration::from_millis(50)))
@@ -238,5 +238,29 @@ pub fn wait_reachable(ns: &Netns, ip: std::net::Ipv4Addr) {
             "{ip} is not reachable from {} within 10 s",
             ns.name()
         );
+    }
+}
+
+/// Sets an integer socket option.
+pub(crate) fn set_int_option(
+    fd: &impl std::os::fd::AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: an int option of the size given, on a socket the caller owns.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
     }
 }

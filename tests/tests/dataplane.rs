@@ -10,7 +10,7 @@ use opd_gateway::{
     policy::{self, Policy},
 };
 use opd_testbed::{
-    env_path,
+    AgencyText, Forwarding, Limit, PolicyText, env_path,
     frames::{self, Expected, Frame, Rng},
     require_root,
 };
@@ -19,37 +19,30 @@ const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 const XDP_REDIRECT: u32 = 4;
 
-fn policy(unclassified: &str, forwarding: &str) -> Policy {
-    let text = format!(
-        r#"
-[site]
-lan = "lan"
-wan = "wan"
-capacity = {{ upload = "100Gbps", download = "100Gbps" }}
-forwarding = "{forwarding}"
-unclassified = "{unclassified}"
-
-[[agency]]
-id = "dinkes"
-vlans = [110, 111]
-upload = {{ rate = "unlimited" }}
-download = {{ rate = "unlimited" }}
-
-[[agency]]
-id = "bpbd"
-vlans = [120]
-qinq = [[300, 7]]
-upload = {{ rate = "unlimited" }}
-download = {{ rate = "unlimited" }}
-
-[[agency]]
-id = "slow"
-vlans = [130]
-upload = {{ rate = "1Mbps", burst = "100ms" }}
-download = {{ rate = "unlimited" }}
-"#
-    );
-    policy::from_texts(&[("test.toml", &text)]).expect("the test policy is valid")
+fn policy(unclassified: &str, forwarding: Forwarding) -> Policy {
+    let unlimited = Limit::rate("unlimited");
+    let text = PolicyText::site()
+        .capacity("100Gbps", "100Gbps")
+        .forwarding(forwarding)
+        .unclassified(unclassified)
+        .agency(
+            AgencyText::new("dinkes")
+                .vlans(&[110, 111])
+                .both(unlimited.clone()),
+        )
+        .agency(
+            AgencyText::new("bpbd")
+                .vlans(&[120])
+                .qinq(&[(300, 7)])
+                .both(unlimited.clone()),
+        )
+        .agency(
+            AgencyText::new("slow")
+                .vlans(&[130])
+                .upload(Limit::rate("1Mbps").burst("100ms"))
+                .download(unlimited),
+        );
+    policy::from_texts(&[("test.toml", &text.to_string())]).expect("the test policy is valid")
 }
 
 fn load(policy: &Policy) -> Dataplane {
@@ -129,7 +122,7 @@ fn outcome(verdict: u32, counter: &str, passed: bool, bytes: usize) -> Outcome {
 
 #[test]
 fn frames_are_classified_by_vlan_and_counted_whole() {
-    let p = policy("pass", "bridge");
+    let p = policy("pass", Forwarding::Bridge);
     let dp = load(&p);
     let up = |f: &Frame| {
         let b = f.bytes();
@@ -217,7 +210,7 @@ fn frames_are_classified_by_vlan_and_counted_whole() {
 
 #[test]
 fn multi_buffer_frames_are_counted_whole() {
-    let p = policy("pass", "bridge");
+    let p = policy("pass", Forwarding::Bridge);
     let dp = load(&p);
     // Larger than a page: BPF_PROG_TEST_RUN hands it to the frags-aware program in buffers.
     let b = Frame::ipv4_udp(9000).tag(frames::CTAG, 110).bytes();
@@ -231,7 +224,7 @@ fn multi_buffer_frames_are_counted_whole() {
 fn unclassified_frames_follow_the_site_default() {
     let frame = Frame::ipv4_udp(64).tag(frames::CTAG, 999).bytes();
     let untagged = Frame::ipv4_udp(64).bytes();
-    let p = policy("drop", "bridge");
+    let p = policy("drop", Forwarding::Bridge);
     let dp = load(&p);
     assert_eq!(
         run(&dp, &p, LAN_PROGRAM, &frame),
@@ -244,7 +237,7 @@ fn unclassified_frames_follow_the_site_default() {
         outcome(XDP_PASS, "control/0", true, arp.len())
     );
     drop(dp);
-    let p = policy("bpbd", "bridge");
+    let p = policy("bpbd", Forwarding::Bridge);
     let dp = load(&p);
     assert_eq!(
         run(&dp, &p, WAN_PROGRAM, &untagged),
@@ -254,7 +247,7 @@ fn unclassified_frames_follow_the_site_default() {
 
 #[test]
 fn redirect_mode_sends_frames_to_the_other_port() {
-    let p = policy("pass", "redirect");
+    let p = policy("pass", Forwarding::Redirect);
     let mut dp = load(&p);
     // Loopback exists in every namespace; the verdict is what is tested here, not delivery.
     dp.set_ports(1, 1).expect("write the port map");
@@ -299,7 +292,7 @@ fn reference_counter(e: Expected) -> &'static str {
 
 #[test]
 fn truncated_frames_are_never_misclassified() {
-    let p = policy("pass", "bridge");
+    let p = policy("pass", Forwarding::Bridge);
     let dp = load(&p);
     let frames = [
         Frame::ipv4_udp(40).tag(frames::CTAG, 110),
@@ -332,7 +325,7 @@ fn truncated_frames_are_never_misclassified() {
 
 #[test]
 fn garbage_is_never_misclassified() {
-    let p = policy("pass", "bridge");
+    let p = policy("pass", Forwarding::Bridge);
     let dp = load(&p);
     let mut rng = Rng(0x0bd_9a7e);
     let interesting = [0x8100u16, 0x88A8, 0x9100, 0x0800, 0x86DD, 0x0806, 0x88CC];
@@ -366,7 +359,7 @@ fn garbage_is_never_misclassified() {
 
 #[test]
 fn the_policer_passes_the_burst_then_the_rate() {
-    let p = policy("pass", "bridge");
+    let p = policy("pass", Forwarding::Bridge);
     let dp = load(&p);
     // "slow": 1 Mbps upload, 100 ms burst = 12 500 bytes.
     let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 130).bytes();
@@ -416,7 +409,7 @@ fn guaranteed(bps: u64, depth: u64) -> Rates {
 
 #[test]
 fn a_rate_raised_after_a_stop_applies_at_once() {
-    let p = policy("pass", "bridge");
+    let p = policy("pass", Forwarding::Bridge);
     let (mut dp, mut applied) = load_applied(&p);
     let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 130).bytes();
     let expires = control::monotonic_ns() + 60_000_000_000;
@@ -490,7 +483,7 @@ fn run_frame(dp: &Dataplane, program: &str, frame: &[u8]) -> (u32, Vec<u8>) {
 
 #[test]
 fn ecn_capable_frames_are_marked_once_the_bucket_is_half_used() {
-    let p = policy("pass", "bridge");
+    let p = policy("pass", Forwarding::Bridge);
     let dp = load(&p);
     // "slow": 1 Mbps upload, a bucket of 15 180 bytes; 1000-byte frames, IPv4 at offset 18.
     let mut ect0 = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 130).bytes();

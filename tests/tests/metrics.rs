@@ -3,30 +3,33 @@
 //! Needs root; run by `cargo xtask test`.
 
 use std::{
+    collections::BTreeSet,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, Process, SimNetwork, Stream, TempDir, Way, http_get, url_encode};
+use opd_testbed::{
+    AgencyText, Bed, DAEMON_ADDR, Forwarding, Limit, Metrics, PolicyText, Process, Stream, Way,
+    http_get, url_encode,
+};
 
-const METRICS: &str = "127.0.0.1:9477";
 const PROMETHEUS: &str = "127.0.0.1:9090";
 
 #[test]
 fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     let vids = [110u16, 120, 130];
     let limits = [8.0, 16.0, 24.0]; // Mbps, download
-    let mut policy = SimNetwork::site_toml(Forwarding::Redirect, "drop");
-    for (vid, mbps) in vids.iter().zip(limits) {
-        policy += &format!(
-            "\n[[agency]]\nid = \"vlan{vid}\"\nname = \"Agency on VLAN {vid}\"\nvlans = [{vid}]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ rate = \"{mbps}Mbps\" }}\n"
-        );
-    }
-    let net = SimNetwork::new(&vids, Forwarding::Redirect);
-    let dir = TempDir::new("metrics");
-    let path = dir.write("policy.toml", &policy);
-    let _gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&vids);
+    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+        .unclassified("drop")
+        .agencies(vids.iter().zip(limits).map(|(vid, mbps)| {
+            AgencyText::new(&format!("vlan{vid}"))
+                .name(&format!("Agency on VLAN {vid}"))
+                .vlans(&[*vid])
+                .upload(Limit::rate("1Mbps"))
+                .download(Limit::rate(&format!("{mbps}Mbps")))
+        }));
+    let bed = Bed::start(&vids, Forwarding::Redirect, &policy, "0s");
+    let (net, dir) = (&bed.net, &bed.dir);
     let total = Duration::from_secs(16);
     let start = Instant::now();
     let flows: Vec<Stream> = vids
@@ -37,8 +40,9 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
 
     // The exposition as the daemon serves it, checked by Prometheus's own linter.
     std::thread::sleep(Duration::from_secs(2));
-    let (code, text) = http_get(&net.gateway, METRICS, "/metrics").expect("GET /metrics");
-    assert_eq!(code, 200, "{text}");
+    let metrics = Metrics::scrape(&net.gateway);
+    let text = metrics.text();
+    let exported = metrics.names();
     for family in [
         "opd_gateway_agency_passed_bytes_total",
         "opd_gateway_agency_dropped_packets_total",
@@ -55,13 +59,10 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
         "opd_gateway_policy_info",
         "opd_gateway_build_info",
     ] {
-        assert!(
-            text.contains(&format!("\n{family}")),
-            "{family} missing from:\n{text}"
-        );
+        assert!(exported.contains(family), "{family} missing from:\n{text}");
     }
     assert!(!text.contains("198.18."), "no addresses in labels");
-    dashboard_uses_only(&text);
+    dashboard_uses_only(&exported);
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -89,7 +90,7 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     let config = dir.write(
         "prometheus.yml",
         &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: opd-gateway\n    static_configs:\n      - targets: ['{METRICS}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: opd-gateway\n    static_configs:\n      - targets: ['{DAEMON_ADDR}']\n"
         ),
     );
     let mut cmd = net.gateway.command("prometheus");
@@ -192,7 +193,7 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
 
 /// deploy/grafana-dashboard.json parses, has its panels and queries, and every metric its
 /// queries name is one the running daemon exports.
-fn dashboard_uses_only(exposition: &str) {
+fn dashboard_uses_only(exported: &BTreeSet<String>) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana-dashboard.json");
     let text = std::fs::read_to_string(&path).expect("deploy/grafana-dashboard.json");
@@ -223,12 +224,7 @@ fn dashboard_uses_only(exposition: &str) {
         "{graphs} panels, {} queries",
         queries.len()
     );
-    let exported: std::collections::HashSet<&str> = exposition
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .collect();
-    let mut used = std::collections::BTreeSet::new();
+    let mut used = BTreeSet::new();
     for q in &queries {
         let mut rest = q.as_str();
         while let Some(i) = rest.find("opd_gateway_") {
@@ -240,10 +236,7 @@ fn dashboard_uses_only(exposition: &str) {
             used.insert(name);
         }
     }
-    let missing: Vec<&String> = used
-        .iter()
-        .filter(|n| !exported.contains(n.as_str()))
-        .collect();
+    let missing: Vec<&String> = used.iter().filter(|n| !exported.contains(*n)).collect();
     eprintln!("the dashboard queries {} metrics: {used:?}", used.len());
     assert!(
         missing.is_empty(),

@@ -7,36 +7,37 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, SimNetwork, Stream, TempDir, Way, http_get, traffic::Arrivals};
+use opd_testbed::{
+    AgencyText, Bed, Forwarding, Limit, Metrics, PolicyText, SimNetwork, Stream, TempDir, Way,
+    traffic::Arrivals,
+};
 
 const MBPS: f64 = 1e6;
 
 /// `opd_gateway_agency_passed_bytes_total` per agency and direction, from /metrics.
 fn passed_totals(net: &SimNetwork) -> Vec<(String, f64)> {
-    let (code, text) = http_get(&net.gateway, "127.0.0.1:9477", "/metrics").expect("GET /metrics");
-    assert_eq!(code, 200);
-    text.lines()
-        .filter(|l| l.starts_with("opd_gateway_agency_passed_bytes_total{"))
-        .map(|l| {
-            let (series, value) = l.rsplit_once(' ').unwrap();
-            (series.to_string(), value.parse().unwrap())
-        })
-        .collect()
+    Metrics::scrape(&net.gateway).series("opd_gateway_agency_passed_bytes_total", &[])
 }
 
 #[test]
 fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
-    let policy = String::from(
-        "[site]\nlan = \"lan\"\nwan = \"wan\"\ncapacity = { upload = \"60Mbps\", download = \"60Mbps\" }\nheadroom = \"1Mbps\"\n\
-         tick = \"500ms\"\nexpiry = \"1500ms\"\nfallback = \"guaranteed\"\nunclassified = \"drop\"\n\
-         [[agency]]\nid = \"a\"\nvlans = [110]\nupload = { rate = \"1Mbps\" }\ndownload = { guaranteed = \"10Mbps\", ceiling = \"60Mbps\" }\n\
-         [[agency]]\nid = \"b\"\nvlans = [120]\nupload = { rate = \"1Mbps\" }\ndownload = { guaranteed = \"20Mbps\", ceiling = \"60Mbps\" }\n",
-    );
-    let net = SimNetwork::new(&[110, 120], Forwarding::Redirect);
-    let dir = TempDir::new("restart");
-    let path = dir.write("policy.toml", &policy);
-    let mut gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&[110, 120]);
+    let agency = |id: &str, vid: u16, guaranteed: &str| {
+        AgencyText::new(id)
+            .vlans(&[vid])
+            .upload(Limit::rate("1Mbps"))
+            .download(Limit::guaranteed(guaranteed, "60Mbps"))
+    };
+    let policy = PolicyText::site()
+        .capacity("60Mbps", "60Mbps")
+        .headroom("1Mbps")
+        .tick("500ms")
+        .expiry("1500ms")
+        .fallback("guaranteed")
+        .unclassified("drop")
+        .agency(agency("a", 110, "10Mbps"))
+        .agency(agency("b", 120, "20Mbps"));
+    let mut bed = Bed::start(&[110, 120], Forwarding::Redirect, &policy, "0s");
+    let (net, gw) = (&bed.net, &mut bed.gateway);
     let start = Instant::now() + Duration::from_millis(200);
     let total = Duration::from_secs(17);
     let flows: Vec<Stream> = [110u16, 120]
@@ -44,17 +45,17 @@ fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
         .map(|&vid| net.steady_stream(vid, Way::Download, start, total, 50.0 * MBPS))
         .collect();
     std::thread::sleep((start + Duration::from_secs(4)).saturating_duration_since(Instant::now()));
-    let before = passed_totals(&net);
+    let before = passed_totals(net);
     // A crash: no chance to clean up.
     let killed = Instant::now();
     gw.signal(libc::SIGKILL);
     let _ = gw.stop();
     std::thread::sleep(Duration::from_secs(5));
     let restarted = Instant::now();
-    let gw2 = net.start_gateway(&path, "0s");
+    let gw2 = net.start_gateway(&bed.policy_path, "0s");
     let attached = Instant::now();
     std::thread::sleep(Duration::from_millis(1500));
-    let after = passed_totals(&net);
+    let after = passed_totals(net);
     let (got, sent): (Vec<Arrivals>, Vec<_>) = flows.into_iter().map(Stream::finish).unzip();
     let sent: Vec<_> = sent.into_iter().map(|mut s| s.remove(0)).collect();
     let log = gw2.log();
@@ -161,13 +162,14 @@ fn kill_9_keeps_enforcing_and_a_restart_adopts_without_a_gap() {
 fn pinned_maps_of_another_layout_are_replaced() {
     let net = SimNetwork::new(&[110], Forwarding::Redirect);
     let dir = TempDir::new("layout");
-    let path = dir.write(
-        "policy.toml",
-        &format!(
-            "{}\n[[agency]]\nid = \"a\"\nvlans = [110]\nupload = {{ rate = \"8Mbps\" }}\ndownload = {{ rate = \"8Mbps\" }}\n",
-            SimNetwork::site_toml(Forwarding::Redirect, "drop")
-        ),
-    );
+    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+        .unclassified("drop")
+        .agency(
+            AgencyText::new("a")
+                .vlans(&[110])
+                .both(Limit::rate("8Mbps")),
+        );
+    let path = dir.write("policy.toml", &policy.to_string());
     // A map left by another version: same name, another value size.
     std::fs::create_dir_all(&net.pin_dir).unwrap();
     let stale = net.pin_dir.join("OPD_LIMITS");

@@ -10,7 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, SimNetwork, TempDir, env_path, require_root};
+use opd_testbed::{
+    AgencyText, Forwarding, Limit, PolicyText, SimNetwork, TempDir, env_path, require_root,
+};
 
 fn unit_for_this_build(dir: &TempDir) -> std::path::PathBuf {
     let unit = std::fs::read_to_string(
@@ -121,13 +123,14 @@ impl Notifications {
 fn with_only_its_three_capabilities_the_daemon_speaks_the_notify_protocol_in_order() {
     let net = SimNetwork::new(&[110], Forwarding::Redirect);
     let dir = TempDir::new("notify");
-    let policy = dir.write(
-        "policy.toml",
-        &format!(
-            "{}\n[[agency]]\nid = \"dinkes\"\nvlans = [110]\nupload = {{ rate = \"10Mbps\" }}\ndownload = {{ rate = \"10Mbps\" }}\n",
-            SimNetwork::site_toml(Forwarding::Redirect, "drop")
-        ),
-    );
+    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+        .unclassified("drop")
+        .agency(
+            AgencyText::new("dinkes")
+                .vlans(&[110])
+                .both(Limit::rate("10Mbps")),
+        );
+    let policy = dir.write("policy.toml", &policy.to_string());
     let sock_path = dir.0.join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).expect("bind the notify socket");
     // The daemon runs as nobody: it must be able to reach the socket.

@@ -7,47 +7,51 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, SimNetwork, Stream, TempDir, Way, traffic::Arrivals};
+use opd_testbed::{
+    AgencyText, Bed, Forwarding, Limit, PolicyText, SimNetwork, Stream, TempDir, Way,
+    traffic::Arrivals,
+};
 
 const MBPS: f64 = 1e6;
 
 /// A site with a small uplink so a few floods oversubscribe it, re-divided every 500 ms.
-fn site(capacity: &str, extra: &str) -> String {
-    format!(
-        "[site]\nname = \"Test regency\"\nlan = \"lan\"\nwan = \"wan\"\ncapacity = {{ upload = \"{capacity}\", download = \"{capacity}\" }}\n\
-         headroom = \"1Mbps\"\ntick = \"500ms\"\nunclassified = \"drop\"\n{extra}"
-    )
+fn site(capacity: &str) -> PolicyText {
+    PolicyText::site()
+        .name("Test regency")
+        .capacity(capacity, capacity)
+        .headroom("1Mbps")
+        .tick("500ms")
+        .unclassified("drop")
 }
 
-fn agency(id: &str, vid: u16, tier: &str, down: &str) -> String {
-    format!(
-        "\n[[agency]]\nid = \"{id}\"\ntier = \"{tier}\"\nvlans = [{vid}]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ {down} }}\n"
-    )
+fn agency(id: &str, vid: u16, tier: &str, down: Limit) -> AgencyText {
+    AgencyText::new(id)
+        .tier(tier)
+        .vlans(&[vid])
+        .upload(Limit::rate("1Mbps"))
+        .download(down)
 }
 
 #[test]
 fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
     // 60 Mbps down, 59 usable. A critical agency, a standard one, and public WiFi.
-    let mut policy = site("60Mbps", "");
-    policy += &agency(
-        "rsud",
-        110,
-        "critical",
-        "guaranteed = \"10Mbps\", ceiling = \"60Mbps\"",
-    );
-    policy += &agency(
-        "disdik",
-        120,
-        "standard",
-        "guaranteed = \"15Mbps\", ceiling = \"60Mbps\"",
-    );
-    policy += &agency("wifi", 130, "public", "ceiling = \"unlimited\"");
+    let policy = site("60Mbps")
+        .agency(agency(
+            "rsud",
+            110,
+            "critical",
+            Limit::guaranteed("10Mbps", "60Mbps"),
+        ))
+        .agency(agency(
+            "disdik",
+            120,
+            "standard",
+            Limit::guaranteed("15Mbps", "60Mbps"),
+        ))
+        .agency(agency("wifi", 130, "public", Limit::ceiling("unlimited")));
     let usable = 59.0 * MBPS;
-    let net = SimNetwork::new(&[110, 120, 130], Forwarding::Redirect);
-    let dir = TempDir::new("policy");
-    let path = dir.write("policy.toml", &policy);
-    let gw = net.start_gateway(&path, "2s");
-    net.wait_reachable(&[110, 120, 130]);
+    let mut bed = Bed::start(&[110, 120, 130], Forwarding::Redirect, &policy, "2s");
+    let net = &bed.net;
 
     // Offered download per phase (Mbps): every phase oversubscribes the uplink.
     let phase = Duration::from_secs(6);
@@ -144,30 +148,29 @@ fn allocations_follow_need_and_fill_the_oversubscribed_uplink() {
             early / MBPS
         ));
     }
-    drop(gw);
+    bed.gateway.stop();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn a_stopped_daemon_falls_back_to_the_static_division_at_expiry() {
-    let mut policy = site("60Mbps", "fallback = \"guaranteed\"\nexpiry = \"1500ms\"\n");
-    policy += &agency(
-        "a",
-        110,
-        "standard",
-        "guaranteed = \"10Mbps\", ceiling = \"60Mbps\"",
-    );
-    policy += &agency(
-        "b",
-        120,
-        "standard",
-        "guaranteed = \"20Mbps\", ceiling = \"60Mbps\"",
-    );
-    let net = SimNetwork::new(&[110, 120], Forwarding::Redirect);
-    let dir = TempDir::new("policy");
-    let path = dir.write("policy.toml", &policy);
-    let mut gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&[110, 120]);
+    let policy = site("60Mbps")
+        .fallback("guaranteed")
+        .expiry("1500ms")
+        .agency(agency(
+            "a",
+            110,
+            "standard",
+            Limit::guaranteed("10Mbps", "60Mbps"),
+        ))
+        .agency(agency(
+            "b",
+            120,
+            "standard",
+            Limit::guaranteed("20Mbps", "60Mbps"),
+        ));
+    let mut bed = Bed::start(&[110, 120], Forwarding::Redirect, &policy, "0s");
+    let (net, gw) = (&bed.net, &mut bed.gateway);
     let start = Instant::now() + Duration::from_millis(200);
     let total = Duration::from_secs(16);
     let flows: Vec<Stream> = [110u16, 120]
@@ -247,18 +250,19 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
     let vids = [110u16, 120, 130, 140];
     let net = SimNetwork::new(&vids, Forwarding::Redirect);
     let dir = TempDir::new("policy");
-    save(&dir.0, "00-site.toml", &site("1Gbps", ""));
-    let a = |down: &str| agency("a", 110, "standard", &format!("rate = \"{down}\""));
-    let b = |vlans: &str| {
-        format!(
-            "\n[[agency]]\nid = \"b\"\nvlans = [{vlans}]\nupload = {{ rate = \"1Mbps\" }}\ndownload = {{ rate = \"20Mbps\" }}\n"
-        )
+    save(&dir.0, "00-site.toml", &site("1Gbps").to_string());
+    let a = |down: &str| agency("a", 110, "standard", Limit::rate(down));
+    let b = |vlans: &[u16]| {
+        AgencyText::new("b")
+            .vlans(vlans)
+            .upload(Limit::rate("1Mbps"))
+            .download(Limit::rate("20Mbps"))
     };
-    let d = agency("d", 140, "standard", "rate = \"5Mbps\"");
+    let d = agency("d", 140, "standard", Limit::rate("5Mbps"));
     save(
         &dir.0,
         "agencies.toml",
-        &format!("{}{}", a("10Mbps"), b("120")),
+        &format!("{}{}", a("10Mbps"), b(&[120])),
     );
     let mut gw = net.start_gateway(&dir.0, "0s");
     net.wait_reachable(&[110, 120]);
@@ -280,7 +284,11 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
     save(
         &dir.0,
         "agencies.toml",
-        &format!("{}{}", a("10Mbps").replace("rate", "rat"), b("120")),
+        &format!(
+            "{}{}",
+            a("10Mbps").to_string().replace("rate", "rat"),
+            b(&[120])
+        ),
     );
     marks.push(Instant::now());
     // Step 2: a's limit raised to 15 Mbps, applied by SIGHUP.
@@ -288,7 +296,7 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
     save(
         &dir.0,
         "agencies.toml",
-        &format!("{}{}", a("15Mbps"), b("120")),
+        &format!("{}{}", a("15Mbps"), b(&[120])),
     );
     gw.signal(libc::SIGHUP);
     marks.push(Instant::now());
@@ -297,7 +305,7 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
     save(
         &dir.0,
         "agencies.toml",
-        &format!("{}{}", a("15Mbps"), b("120, 130")),
+        &format!("{}{}", a("15Mbps"), b(&[120, 130])),
     );
     marks.push(Instant::now());
     // Step 4: agency d added.
@@ -305,12 +313,12 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
     save(
         &dir.0,
         "agencies.toml",
-        &format!("{}{}{d}", a("15Mbps"), b("120, 130")),
+        &format!("{}{}{d}", a("15Mbps"), b(&[120, 130])),
     );
     marks.push(Instant::now());
     // Step 5: agency a removed: its VLAN is unknown now, and the site drops unknown VLANs.
     wait_until(at(5));
-    save(&dir.0, "agencies.toml", &format!("{}{d}", b("120, 130")));
+    save(&dir.0, "agencies.toml", &format!("{}{d}", b(&[120, 130])));
     marks.push(Instant::now());
     let (got, sent): (Vec<Arrivals>, Vec<_>) = flows.into_iter().map(Stream::finish).unzip();
     assert!(

@@ -7,7 +7,7 @@ use std::{
 };
 
 use opd_testbed::{
-    Forwarding, STREAM_PORT, SimNetwork, TempDir, Way,
+    AgencyText, Bed, Forwarding, Limit, PolicyText, STREAM_PORT, SimNetwork, Way,
     traffic::{Flood, receive},
 };
 
@@ -20,21 +20,29 @@ const TOLERANCE: f64 = 0.03;
 /// (VLAN, upload limit, download limit); None = unlimited.
 type Spec = (u16, Option<u64>, Option<u64>);
 
-fn agency_toml(vid: u16, up: Option<u64>, down: Option<u64>) -> String {
-    let rate = |r: Option<u64>| r.map_or_else(|| "unlimited".to_string(), |m| format!("{m}Mbps"));
-    format!(
-        "\n[[agency]]\nid = \"vlan{vid}\"\nname = \"Agency on VLAN {vid}\"\nvlans = [{vid}]\nupload = {{ rate = \"{}\" }}\ndownload = {{ rate = \"{}\" }}\n",
-        rate(up),
-        rate(down)
-    )
+fn agency(vid: u16, up: Option<u64>, down: Option<u64>) -> AgencyText {
+    let rate = |r: Option<u64>| {
+        Limit::rate(&r.map_or_else(|| "unlimited".to_string(), |m| format!("{m}Mbps")))
+    };
+    AgencyText::new(&format!("vlan{vid}"))
+        .name(&format!("Agency on VLAN {vid}"))
+        .vlans(&[vid])
+        .upload(rate(up))
+        .download(rate(down))
 }
 
-fn write_policy(dir: &TempDir, forwarding: Forwarding, specs: &[Spec]) -> std::path::PathBuf {
-    let mut text = SimNetwork::site_toml(forwarding, "drop");
-    for &(vid, up, down) in specs {
-        text.push_str(&agency_toml(vid, up, down));
-    }
-    dir.write("policy.toml", &text)
+/// The agencies of `specs` on their VLANs, on the simulated network's usual site; unknown
+/// VLANs dropped.
+fn policy(forwarding: Forwarding, specs: &[Spec]) -> PolicyText {
+    PolicyText::simulated_regency(forwarding)
+        .unclassified("drop")
+        .agencies(specs.iter().map(|&(vid, up, down)| agency(vid, up, down)))
+}
+
+/// The agencies of `specs` behind a running gateway, each VLAN reachable.
+fn start(forwarding: Forwarding, specs: &[Spec]) -> Bed {
+    let vids: Vec<u16> = specs.iter().map(|s| s.0).collect();
+    Bed::start(&vids, forwarding, &policy(forwarding, specs), "0s")
 }
 
 struct Measured {
@@ -121,15 +129,12 @@ fn three_agencies_and_an_unlimited_one(forwarding: Forwarding, upload: bool) {
         (130, Some(32), Some(40)),
         (140, None, None),
     ];
-    let net = SimNetwork::new(&[110, 120, 130, 140], forwarding);
-    let dir = TempDir::new("policy");
-    let policy = write_policy(&dir, forwarding, &specs);
-    let mut gw = net.start_gateway(&policy, "0s");
-    net.wait_reachable(&specs.map(|s| s.0));
+    let mut bed = start(forwarding, &specs);
+    let net = &bed.net;
     // Twice each limit; the unlimited agency offers 30 Mbps and must get all of it.
-    let results = flood_and_measure(&net, &specs, upload, |l| l.map_or(30.0, |l| 2.0 * l as f64));
-    assert!(gw.running(), "opd-gateway exited during the test");
-    let status = gw.stop().expect("opd-gateway was running");
+    let results = flood_and_measure(net, &specs, upload, |l| l.map_or(30.0, |l| 2.0 * l as f64));
+    assert!(bed.gateway.running(), "opd-gateway exited during the test");
+    let status = bed.gateway.stop().expect("opd-gateway was running");
     assert!(
         status.success(),
         "opd-gateway did not stop cleanly on SIGTERM: {status}"
@@ -184,12 +189,8 @@ fn upload_is_held_to_each_agencys_rate_bridge_mode() {
 #[test]
 fn one_agency_sending_from_two_cpus_is_held_to_one_rate() {
     let specs: [Spec; 1] = [(110, Some(20), None)];
-    let net = SimNetwork::new(&[110], Forwarding::Redirect);
-    let dir = TempDir::new("policy");
-    let policy = write_policy(&dir, Forwarding::Redirect, &specs);
-    let _gw = net.start_gateway(&policy, "0s");
-    net.wait_reachable(&[110]);
-    let h = net.vlan(110);
+    let bed = start(Forwarding::Redirect, &specs);
+    let h = bed.net.vlan(110);
     let total = WARMUP + WINDOW + Duration::from_millis(500);
     let start = Instant::now();
     let addr = SocketAddrV4::new(h.upstream_ip, STREAM_PORT);
@@ -262,12 +263,8 @@ fn per_cpu_packets() -> Vec<u64> {
 #[test]
 fn tcp_through_a_policed_agency_completes() {
     let specs: [Spec; 1] = [(110, Some(20), Some(20))];
-    let net = SimNetwork::new(&[110], Forwarding::Redirect);
-    let dir = TempDir::new("policy");
-    let policy = write_policy(&dir, Forwarding::Redirect, &specs);
-    let _gw = net.start_gateway(&policy, "0s");
-    net.wait_reachable(&[110]);
-    let h = net.vlan(110);
+    let bed = start(Forwarding::Redirect, &specs);
+    let h = bed.net.vlan(110);
     let mut server = opd_testbed::Process::spawn(
         {
             let mut c = h.upstream_side.command("iperf3");

@@ -16,7 +16,7 @@ use std::{
 use opd_gateway::metrics::Status;
 use opd_gateway::policy::{self, Direction, Tier};
 use opd_testbed::{
-    Forwarding, SimNetwork, Stream, TempDir, Way, http_get,
+    Bed, DAEMON_ADDR, Forwarding, Stream, TempDir, Way, http_get,
     plot::{Series, svg},
     traffic::Arrivals,
 };
@@ -148,9 +148,8 @@ fn main() {
         "Building the simulated regency: a gateway, a switch, and a host pair for each of {} agencies…",
         vids.len()
     );
-    let net = SimNetwork::new(&vids, forwarding);
-    let mut gw = net.start_gateway(&path, "0s");
-    net.wait_reachable(&vids);
+    let mut bed = Bed::start_with_file(&vids, forwarding, dir, path, "0s");
+    let net = &bed.net;
     let capacity = policy.site.capacity[Direction::Download];
     let phase_len = duration / 3;
     println!(
@@ -178,7 +177,7 @@ fn main() {
         })
         .collect();
     println!(
-        "Prometheus metrics: `ip netns exec {} curl -s http://127.0.0.1:9477/metrics`; \
+        "Prometheus metrics: `ip netns exec {} curl -s http://{DAEMON_ADDR}/metrics`; \
          the same table from the daemon: `ip netns exec {} {} status --watch`\n",
         net.gateway.name(),
         net.gateway.name(),
@@ -194,11 +193,11 @@ fn main() {
     while Instant::now() < end + Duration::from_millis(400) {
         if STOP.load(Ordering::Relaxed) {
             println!("\nInterrupted: removing the simulated network.");
-            gw.stop();
+            bed.gateway.stop();
             return; // the network and scratch files go with their guards
         }
         if Instant::now() >= next_sample {
-            if let Ok((200, body)) = http_get(&net.gateway, "127.0.0.1:9477", "/status")
+            if let Ok((200, body)) = http_get(&net.gateway, DAEMON_ADDR, "/status")
                 && let Ok(status) = serde_json::from_str::<Status>(&body)
             {
                 let t = next_sample.saturating_duration_since(start).as_secs_f64();
@@ -226,7 +225,7 @@ fn main() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    gw.stop();
+    bed.gateway.stop();
     write_plot(&plot_file, &policy, &samples, phase_len);
 
     let mut results: Vec<(&policy::Agency, Arrivals)> = Vec::new();

@@ -1,0 +1,93 @@
+//! `cargo xtask bench`: every figure measured side by side with its baseline in one run,
+//! repeated, reported as median and spread, and written to BENCHMARKS.md.
+//!
+//! 1. Program cost: BPF_PROG_TEST_RUN ns per frame of the gateway program against an empty
+//!    XDP program, interleaved, for several frame layouts and policy sizes.
+//! 2. Forwarding: 64-byte UDP frames from two senders through the simulated network with no
+//!    program (a Linux bridge in the gateway), the gateway passing into that bridge, the
+//!    gateway redirecting between its ports, the gateway dropping (every agency over its
+//!    rate), and HTB with a class per agency: frames per second and CPU per frame.
+//! 3. The allocator's time per tick against a proportional split.
+//! 4. Accuracy under 2× UDP overload from 1 to 500 Mbps.
+//! 5. The daemon's memory and CPU.
+//! 6. TCP through the policer against HTB at the same rate, with a delay line for RTT, and
+//!    the policer's tuning (ECN marking, bucket depth).
+//! 7. Sharing: uplink use when oversubscribed and the time until a waking agency has its
+//!    guarantee, against fixed packages.
+//!
+//! Each section is a module that measures into a report of its own and writes it as a
+//! section of BENCHMARKS.md.
+//!
+//! For quick partial runs: OPD_BENCH_REPEAT (rounds), OPD_BENCH_MODES (forwarding modes by
+//! index), OPD_BENCH_RTT and OPD_BENCH_FLOWS (TCP cases).
+
+mod accuracy;
+mod allocator;
+mod daemon;
+mod forwarding;
+mod program;
+mod sharing;
+mod stats;
+mod tcp;
+
+use std::path::PathBuf;
+
+use opd_testbed::require_root;
+
+/// Rounds of the fast measurements (program cost, allocator), each a median of its own.
+const ROUNDS: usize = 7;
+
+/// Runs of each traffic measurement: `default`, or OPD_BENCH_REPEAT.
+fn repeat_count(default: usize) -> usize {
+    std::env::var("OPD_BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    require_root();
+    let out: PathBuf = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "BENCHMARKS.md".into());
+    let uname = std::process::Command::new("uname")
+        .arg("-srm")
+        .output()
+        .unwrap();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        .unwrap_or_default();
+    let mut report = format!(
+        "# Benchmarks\n\nFrom one run of `cargo xtask bench` on a VM with {} CPUs ({cpu}), kernel {}. \
+         Shared, noisy machines: read the ratios, not the absolute figures.\n\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        String::from_utf8_lossy(&uname.stdout).trim()
+    );
+    // Sections to run (default: all): program, forwarding, allocator, accuracy, daemon, tcp,
+    // sharing.
+    let only: Vec<String> = std::env::args().skip(2).collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    type Section = fn(&mut String);
+    let sections: [(&str, Section); 7] = [
+        ("program", |out| program::run().write(out)),
+        ("forwarding", |out| forwarding::run().write(out)),
+        ("allocator", |out| allocator::run().write(out)),
+        ("accuracy", |out| accuracy::run().write(out)),
+        ("daemon", |out| daemon::run().write(out)),
+        ("tcp", |out| tcp::run().write(out)),
+        ("sharing", |out| sharing::run().write(out)),
+    ];
+    for (name, section) in sections {
+        if want(name) {
+            section(&mut report);
+        }
+    }
+    std::fs::write(&out, &report).expect("write the report");
+    println!("{report}\nwritten to {}", out.display());
+}
