@@ -176,6 +176,10 @@ impl AgencyText {
         self.set("tier", quoted(tier))
     }
 
+    pub fn weight(self, weight: u32) -> AgencyText {
+        self.set("weight", weight.to_string())
+    }
+
     pub fn vlans(self, vids: &[u16]) -> AgencyText {
         let list: Vec<String> = vids.iter().map(u16::to_string).collect();
         self.set("vlans", format!("[{}]", list.join(", ")))

@@ -11,47 +11,41 @@ use std::{
 };
 
 use opd_testbed::{
-    Forwarding, Process, SimNetwork, TempDir, sh,
+    AgencyText, Bed, Forwarding, Limit, PolicyText, Process, sh,
     transfer::{Server, TRANSFER_PORT, fetch},
 };
 
 /// A 100 Mbps uplink: dinkes (standard, 10 Mbps guaranteed, 60 ceiling), bpbd (critical, 20
 /// guaranteed, 80 ceiling) and public WiFi (nothing guaranteed), as on the demo's network.
-fn policy() -> String {
-    SimNetwork::site_toml(Forwarding::Redirect, "drop").replace(
-        "capacity = { upload = \"1Gbps\", download = \"1Gbps\" }",
-        "capacity = { upload = \"100Mbps\", download = \"100Mbps\" }",
-    ) + r#"
-[[agency]]
-id = "dinkes"
-vlans = [110]
-upload = { guaranteed = "10Mbps", ceiling = "60Mbps" }
-download = { guaranteed = "10Mbps", ceiling = "60Mbps" }
-
-[[agency]]
-id = "bpbd"
-tier = "critical"
-vlans = [120]
-upload = { guaranteed = "20Mbps", ceiling = "80Mbps" }
-download = { guaranteed = "20Mbps", ceiling = "80Mbps" }
-
-[[agency]]
-id = "wifi"
-tier = "public"
-vlans = [130]
-upload = { ceiling = "unlimited" }
-download = { ceiling = "unlimited" }
-"#
+fn policy() -> PolicyText {
+    PolicyText::simulated_regency(Forwarding::Redirect)
+        .capacity("100Mbps", "100Mbps")
+        .unclassified("drop")
+        .agency(
+            AgencyText::new("dinkes")
+                .vlans(&[110])
+                .both(Limit::guaranteed("10Mbps", "60Mbps")),
+        )
+        .agency(
+            AgencyText::new("bpbd")
+                .tier("critical")
+                .vlans(&[120])
+                .both(Limit::guaranteed("20Mbps", "80Mbps")),
+        )
+        .agency(
+            AgencyText::new("wifi")
+                .tier("public")
+                .vlans(&[130])
+                .both(Limit::ceiling("unlimited")),
+        )
 }
 
 const VIDS: [u16; 3] = [110, 120, 130];
 
 #[test]
 fn a_download_from_idle_borrows_the_idle_uplink_at_once() {
-    let net = SimNetwork::new(&VIDS, Forwarding::Redirect);
-    let dir = TempDir::new("closed-idle");
-    let _gw = net.start_gateway(&dir.write("policy.toml", &policy()), "0s");
-    net.wait_reachable(&VIDS);
+    let bed = Bed::start(&VIDS, Forwarding::Redirect, &policy(), "0s");
+    let net = &bed.net;
     let h = net.vlan(110);
     let _delay = net.delay_upstream(110, Duration::from_millis(20));
     let server_addr = SocketAddrV4::new(h.upstream_ip, TRANSFER_PORT);
@@ -76,7 +70,7 @@ fn a_download_from_idle_borrows_the_idle_uplink_at_once() {
 }
 
 /// Goodput per agency of `flows` CUBIC downloads each for `seconds`, all at once (iperf3).
-fn downloads(net: &SimNetwork, vids: &[u16], flows: usize, seconds: u64) -> Vec<f64> {
+fn downloads(net: &opd_testbed::SimNetwork, vids: &[u16], flows: usize, seconds: u64) -> Vec<f64> {
     let servers: Vec<Process> = vids
         .iter()
         .map(|&vid| {
@@ -114,16 +108,14 @@ fn downloads(net: &SimNetwork, vids: &[u16], flows: usize, seconds: u64) -> Vec<
 
 #[test]
 fn busy_tcp_agencies_get_their_guarantees_and_fill_the_uplink() {
-    let net = SimNetwork::new(&VIDS, Forwarding::Redirect);
-    let dir = TempDir::new("closed-busy");
-    let _gw = net.start_gateway(&dir.write("policy.toml", &policy()), "0s");
-    net.wait_reachable(&VIDS);
+    let bed = Bed::start(&VIDS, Forwarding::Redirect, &policy(), "0s");
+    let net = &bed.net;
     let delays: Vec<_> = VIDS
         .iter()
         .map(|&vid| net.delay_upstream(vid, Duration::from_millis(10)))
         .collect();
     let start = Instant::now();
-    let got = downloads(&net, &VIDS, 4, 10);
+    let got = downloads(net, &VIDS, 4, 10);
     drop(delays);
     eprintln!(
         "4 CUBIC downloads each, 10 s from idle (Mbps): dinkes {:.1}, bpbd {:.1}, wifi {:.1}; {:.1} s",

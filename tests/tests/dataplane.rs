@@ -2,7 +2,7 @@
 //! moved, and the policer's arithmetic. Needs root; run by `cargo xtask test`.
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use gateway_common::{Counters, Direction, Limit, Rates, Reason};
+use gateway_common::{Counters, Direction, Rates, Reason};
 use opd_gateway::{
     control,
     dataplane::{Dataplane, LAN_PROGRAM, WAN_PROGRAM},
@@ -399,10 +399,15 @@ fn the_policer_passes_the_burst_then_the_rate() {
     assert_eq!(o, outcome(XDP_PASS, "slow/1", true, 1000));
 }
 
+/// The data plane's bucket at `bps` bits/s, `depth` bytes deep.
+fn bucket(bps: u64, depth: u64) -> gateway_common::Limit {
+    gateway_common::Limit::from_rate(bps, depth)
+}
+
 /// A guarantee of `bps` with a bucket of `depth` bytes, nothing to borrow.
 fn guaranteed(bps: u64, depth: u64) -> Rates {
     Rates {
-        guaranteed: Limit::from_rate(bps, depth),
+        guaranteed: bucket(bps, depth),
         ..Default::default()
     }
 }
@@ -566,30 +571,22 @@ fn ecn_capable_frames_are_marked_once_the_bucket_is_half_used() {
 
 /// An uplink of 8 Mbps each way, "kantor" with a guarantee of 1 Mbps, public "wifi" with none.
 fn small_uplink() -> Policy {
-    policy::from_texts(&[(
-        "small.toml",
-        r#"
-[site]
-lan = "lan"
-wan = "wan"
-capacity = { upload = "8Mbps", download = "8Mbps" }
-headroom = "1kbps"
-
-[[agency]]
-id = "kantor"
-vlans = [110]
-upload = { guaranteed = "1Mbps", ceiling = "8Mbps" }
-download = { guaranteed = "1Mbps", ceiling = "8Mbps" }
-
-[[agency]]
-id = "wifi"
-tier = "public"
-vlans = [120]
-upload = { ceiling = "8Mbps" }
-download = { ceiling = "8Mbps" }
-"#,
-    )])
-    .expect("the test policy is valid")
+    let text = PolicyText::site()
+        .capacity("8Mbps", "8Mbps")
+        .headroom("1kbps")
+        .agency(
+            AgencyText::new("kantor")
+                .vlans(&[110])
+                .both(Limit::guaranteed("1Mbps", "8Mbps")),
+        )
+        .agency(
+            AgencyText::new("wifi")
+                .tier("public")
+                .vlans(&[120])
+                .both(Limit::ceiling("8Mbps")),
+        )
+        .to_string();
+    policy::from_texts(&[("small.toml", &text)]).expect("the test policy is valid")
 }
 
 /// How many of `n` frames pass, and the counters that moved meanwhile.
@@ -626,7 +623,7 @@ fn a_guarantee_passes_however_full_the_uplink_and_borrowers_get_what_is_left() {
         )
         .unwrap();
     let wifi = Rates {
-        borrow: Limit::from_rate(80_000_000, 1_000_000),
+        borrow: bucket(80_000_000, 1_000_000),
         ..Default::default()
     };
     applied
@@ -673,8 +670,8 @@ fn a_borrower_is_held_to_its_own_limit_while_the_uplink_has_room() {
     // kantor downloads: its guarantee of 1 Mbps and 1 Mbps more to borrow, each 15 180
     // bytes deep; the uplink (100 kB deep) has room for all of it.
     let rates = Rates {
-        guaranteed: Limit::from_rate(1_000_000, 15_180),
-        borrow: Limit::from_rate(1_000_000, 15_180),
+        guaranteed: bucket(1_000_000, 15_180),
+        borrow: bucket(1_000_000, 15_180),
         ..Default::default()
     };
     applied
@@ -702,9 +699,9 @@ fn beyond_its_share_an_agency_takes_excess_only_while_the_uplink_is_half_free() 
     // bucket) while the uplink (8 Mbps, 100 kB deep: 50 frames to half) is less than half
     // used.
     let rates = Rates {
-        guaranteed: Limit::from_rate(1_000_000, 15_180),
-        borrow: Limit::from_rate(1_000_000, 15_180),
-        excess: Limit::from_rate(80_000_000, 1_000_000),
+        guaranteed: bucket(1_000_000, 15_180),
+        borrow: bucket(1_000_000, 15_180),
+        excess: bucket(80_000_000, 1_000_000),
     };
     applied
         .set_rates(&mut dp, 0, Direction::Download, rates, expires)

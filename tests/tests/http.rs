@@ -7,20 +7,29 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{Forwarding, Process, SimNetwork, TempDir, http_get, sh};
+use opd_testbed::{
+    AgencyText, Bed, DAEMON_ADDR as METRICS, Forwarding, Limit, PolicyText, http_get, sh,
+};
 
-const METRICS: &str = "127.0.0.1:9477";
-
-fn gateway(net: &SimNetwork, dir: &TempDir) -> Process {
-    let policy = SimNetwork::site_toml(Forwarding::Redirect, "drop")
-        + "\n[[agency]]\nid = \"dinkes\"\nvlans = [110]\nupload = { rate = \"10Mbps\" }\ndownload = { rate = \"10Mbps\" }\n";
-    let gw = net.start_gateway(&dir.write("policy.toml", &policy), "0s");
+/// A gateway with one agency, answering /metrics.
+fn gateway() -> Bed {
+    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
+        .unclassified("drop")
+        .agency(
+            AgencyText::new("dinkes")
+                .vlans(&[110])
+                .both(Limit::rate("10Mbps")),
+        );
+    let bed = Bed::start(&[110], Forwarding::Redirect, &policy, "0s");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !matches!(http_get(&net.gateway, METRICS, "/metrics"), Ok((200, _))) {
+    while !matches!(
+        http_get(&bed.net.gateway, METRICS, "/metrics"),
+        Ok((200, _))
+    ) {
         assert!(Instant::now() < deadline, "/metrics did not answer");
         std::thread::sleep(Duration::from_millis(100));
     }
-    gw
+    bed
 }
 
 /// A value from /proc/<pid>/status, e.g. "VmRSS" (kB) or "Threads".
@@ -49,8 +58,8 @@ fn cpu_ticks(pid: u32) -> u64 {
 }
 
 /// Opens `n` connections to the daemon from inside its namespace that send nothing.
-fn idle_connections(net: &SimNetwork, n: usize) -> Vec<TcpStream> {
-    net.gateway.enter(|| {
+fn idle_connections(bed: &Bed, n: usize) -> Vec<TcpStream> {
+    bed.net.gateway.enter(|| {
         (0..n)
             .filter_map(|_| {
                 TcpStream::connect_timeout(&METRICS.parse().unwrap(), Duration::from_millis(300))
@@ -62,12 +71,10 @@ fn idle_connections(net: &SimNetwork, n: usize) -> Vec<TcpStream> {
 
 #[test]
 fn a_flood_of_idle_connections_is_bounded_and_over_when_they_go() {
-    let net = SimNetwork::new(&[110], Forwarding::Redirect);
-    let dir = TempDir::new("http-flood");
-    let mut gw = gateway(&net, &dir);
-    let pid = gw.child.as_ref().unwrap().id();
+    let mut bed = gateway();
+    let pid = bed.gateway.child.as_ref().unwrap().id();
     let (rss, fds) = (proc_status(pid, "VmRSS"), descriptors(pid));
-    let flood = idle_connections(&net, 300);
+    let flood = idle_connections(&bed, 300);
     // The kernel queues what the daemon does not take (a few may be refused when its queue
     // is full).
     assert!(
@@ -95,22 +102,20 @@ fn a_flood_of_idle_connections_is_bounded_and_over_when_they_go() {
     drop(flood);
     // Once they are gone, the next scrape is served at once.
     let start = Instant::now();
-    let (code, _) = http_get(&net.gateway, METRICS, "/metrics").expect("GET /metrics");
+    let (code, _) = http_get(&bed.net.gateway, METRICS, "/metrics").expect("GET /metrics");
     assert_eq!(code, 200);
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "/metrics took {:?} after the flood",
         start.elapsed()
     );
-    assert!(gw.running(), "the daemon died under the flood");
+    assert!(bed.gateway.running(), "the daemon died under the flood");
 }
 
 #[test]
 fn accept_failing_for_want_of_descriptors_does_not_spin() {
-    let net = SimNetwork::new(&[110], Forwarding::Redirect);
-    let dir = TempDir::new("http-emfile");
-    let mut gw = gateway(&net, &dir);
-    let pid = gw.child.as_ref().unwrap().id();
+    let mut bed = gateway();
+    let pid = bed.gateway.child.as_ref().unwrap().id();
     // Few descriptors left for connections: accept fails with EMFILE once they are used.
     let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -119,7 +124,7 @@ fn accept_failing_for_want_of_descriptors_does_not_spin() {
     sh(std::process::Command::new("prlimit")
         .arg(format!("--pid={pid}"))
         .arg(format!("--nofile={limit}:{limit}")));
-    let flood = idle_connections(&net, 40);
+    let flood = idle_connections(&bed, 40);
     let ticks = cpu_ticks(pid);
     std::thread::sleep(Duration::from_secs(3));
     let used = cpu_ticks(pid) - ticks;
@@ -138,12 +143,15 @@ fn accept_failing_for_want_of_descriptors_does_not_spin() {
     drop(flood);
     // The descriptors come back when the idle connections are closed; the scrape then works.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !matches!(http_get(&net.gateway, METRICS, "/metrics"), Ok((200, _))) {
+    while !matches!(
+        http_get(&bed.net.gateway, METRICS, "/metrics"),
+        Ok((200, _))
+    ) {
         assert!(
             Instant::now() < deadline,
             "/metrics does not answer after the descriptors came back"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(gw.running(), "the daemon died when accept failed");
+    assert!(bed.gateway.running(), "the daemon died when accept failed");
 }

@@ -14,15 +14,19 @@
 //!    the policer's tuning (ECN marking, bucket depth).
 //! 7. Sharing: uplink use when oversubscribed and the time until a waking agency has its
 //!    guarantee, against fixed packages.
+//! 8. Closed-loop traffic: TCP transfers from idle, sustained downloads and web-like
+//!    browsing through the daemon, against HTB borrowing by tier and against fixed packages.
 //!
 //! Each section is a module that measures into a report of its own and writes it as a
 //! section of BENCHMARKS.md.
 //!
 //! For quick partial runs: OPD_BENCH_REPEAT (rounds), OPD_BENCH_MODES (forwarding modes by
-//! index), OPD_BENCH_RTT and OPD_BENCH_FLOWS (TCP cases).
+//! index), OPD_BENCH_RTT and OPD_BENCH_FLOWS (TCP cases), OPD_BENCH_CLOSED (parts of the
+//! closed-loop section).
 
 mod accuracy;
 mod allocator;
+mod closed;
 mod daemon;
 mod forwarding;
 mod program;
@@ -70,11 +74,11 @@ fn main() {
         String::from_utf8_lossy(&uname.stdout).trim()
     );
     // Sections to run (default: all): program, forwarding, allocator, accuracy, daemon, tcp,
-    // sharing.
+    // sharing, closed.
     let only: Vec<String> = std::env::args().skip(2).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     type Section = fn(&mut String);
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 8] = [
         ("program", |out| program::run().write(out)),
         ("forwarding", |out| forwarding::run().write(out)),
         ("allocator", |out| allocator::run().write(out)),
@@ -82,6 +86,7 @@ fn main() {
         ("daemon", |out| daemon::run().write(out)),
         ("tcp", |out| tcp::run().write(out)),
         ("sharing", |out| sharing::run().write(out)),
+        ("closed", closed::run),
     ];
     for (name, section) in sections {
         if want(name) {
