@@ -1,4 +1,4 @@
-//! An SVG plot of each agency's demand, allocation and delivered rate over time, as the
+//! An SVG plot of each agency's demand, share by need and delivered rate over time, as the
 //! demo records them from the daemon's /status.
 
 use std::fmt::Write as _;
@@ -41,7 +41,7 @@ pub fn svg(
 <text x="{PAD}" y="20" font-size="14" font-weight="bold">{title}</text>
 <g transform="translate({PAD},38)">
 <line x1="0" y1="0" x2="18" y2="0" stroke="#999" stroke-dasharray="4 3" stroke-width="2"/><text x="22" y="4">demand</text>
-<line x1="80" y1="0" x2="98" y2="0" stroke="#1f77b4" stroke-width="2"/><text x="102" y="4">allocation</text>
+<line x1="80" y1="0" x2="98" y2="0" stroke="#1f77b4" stroke-width="2"/><text x="102" y="4">share</text>
 <line x1="175" y1="0" x2="193" y2="0" stroke="#2ca02c" stroke-width="2"/><text x="197" y="4">delivered</text>
 <line x1="255" y1="0" x2="273" y2="0" stroke="#d62728" stroke-dasharray="1 3" stroke-width="2"/><text x="277" y="4">guarantee (Mbps, download)</text>
 </g>
