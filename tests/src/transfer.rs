@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::Netns;
+use crate::{Netns, Process, SimNetwork, sh};
 
 /// The TCP port transfer servers listen on.
 pub const TRANSFER_PORT: u16 = 5301;
@@ -212,6 +212,71 @@ impl Browsing {
             done
         })
     }
+}
+
+/// What iperf3 measured of one agency's downloads.
+#[derive(Clone, Debug)]
+pub struct Downloaded {
+    /// Goodput per reporting interval, bits/s.
+    pub bins: Vec<f64>,
+    /// Goodput over the whole run, bits/s.
+    pub goodput: f64,
+    /// Segments the senders resent.
+    pub resent: u64,
+}
+
+/// `flows` CUBIC downloads by each of the VLANs `vids` at once, for `seconds`, from their
+/// upstream hosts (iperf3 in reverse), goodput reported every `interval`.
+pub fn iperf_downloads(
+    net: &SimNetwork,
+    vids: &[u16],
+    flows: usize,
+    seconds: u64,
+    interval: Duration,
+) -> Vec<Downloaded> {
+    let servers: Vec<Process> = vids
+        .iter()
+        .map(|&vid| {
+            let h = net.vlan(vid);
+            let mut c = h.upstream_side.command("iperf3");
+            c.args(["-s", "-1", "-B", &h.upstream_ip.to_string()])
+                .stdout(std::process::Stdio::null());
+            Process::spawn(c, "iperf3 server")
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let clients: Vec<_> = vids
+        .iter()
+        .map(|&vid| {
+            let h = net.vlan(vid);
+            let mut c = h.agency_side.command("iperf3");
+            c.args(["-c", &h.upstream_ip.to_string(), "-R", "-J", "-C", "cubic"])
+                .args(["-i", &interval.as_secs_f64().to_string()])
+                .args(["-P", &flows.to_string(), "-t", &seconds.to_string()]);
+            std::thread::spawn(move || sh(&mut c))
+        })
+        .collect();
+    let got = clients
+        .into_iter()
+        .map(|c| {
+            let out = c.join().expect("iperf3 client");
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
+            Downloaded {
+                bins: json["intervals"]
+                    .as_array()
+                    .expect("iperf3 intervals")
+                    .iter()
+                    .map(|i| i["sum"]["bits_per_second"].as_f64().unwrap_or(0.0))
+                    .collect(),
+                goodput: json["end"]["sum_received"]["bits_per_second"]
+                    .as_f64()
+                    .expect("end.sum_received.bits_per_second"),
+                resent: json["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0),
+            }
+        })
+        .collect();
+    drop(servers);
+    got
 }
 
 /// TCP segments a namespace's hosts sent again so far (the kernel's RetransSegs), read on

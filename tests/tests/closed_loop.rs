@@ -11,8 +11,8 @@ use std::{
 };
 
 use opd_testbed::{
-    AgencyText, Bed, Forwarding, Limit, PolicyText, Process, sh,
-    transfer::{Server, TRANSFER_PORT, fetch},
+    AgencyText, Bed, Forwarding, Limit, PolicyText,
+    transfer::{Server, TRANSFER_PORT, fetch, iperf_downloads},
 };
 
 /// A 100 Mbps uplink: dinkes (standard, 10 Mbps guaranteed, 60 ceiling), bpbd (critical, 20
@@ -69,43 +69,6 @@ fn a_download_from_idle_borrows_the_idle_uplink_at_once() {
     );
 }
 
-/// Goodput per agency of `flows` CUBIC downloads each for `seconds`, all at once (iperf3).
-fn downloads(net: &opd_testbed::SimNetwork, vids: &[u16], flows: usize, seconds: u64) -> Vec<f64> {
-    let servers: Vec<Process> = vids
-        .iter()
-        .map(|&vid| {
-            let h = net.vlan(vid);
-            let mut c = h.upstream_side.command("iperf3");
-            c.args(["-s", "-1", "-B", &h.upstream_ip.to_string()])
-                .stdout(std::process::Stdio::null());
-            Process::spawn(c, "iperf3 server")
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let clients: Vec<_> = vids
-        .iter()
-        .map(|&vid| {
-            let h = net.vlan(vid);
-            let mut c = h.agency_side.command("iperf3");
-            c.args(["-c", &h.upstream_ip.to_string(), "-R", "-J", "-C", "cubic"])
-                .args(["-P", &flows.to_string(), "-t", &seconds.to_string()]);
-            std::thread::spawn(move || sh(&mut c))
-        })
-        .collect();
-    let got = clients
-        .into_iter()
-        .map(|c| {
-            let out = c.join().expect("iperf3 client");
-            let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
-            json["end"]["sum_received"]["bits_per_second"]
-                .as_f64()
-                .expect("end.sum_received.bits_per_second")
-        })
-        .collect();
-    drop(servers);
-    got
-}
-
 #[test]
 fn busy_tcp_agencies_get_their_guarantees_and_fill_the_uplink() {
     let bed = Bed::start(&VIDS, Forwarding::Redirect, &policy(), "0s");
@@ -115,7 +78,10 @@ fn busy_tcp_agencies_get_their_guarantees_and_fill_the_uplink() {
         .map(|&vid| net.delay_upstream(vid, Duration::from_millis(10)))
         .collect();
     let start = Instant::now();
-    let got = downloads(net, &VIDS, 4, 10);
+    let got: Vec<f64> = iperf_downloads(net, &VIDS, 4, 10, Duration::from_secs(1))
+        .into_iter()
+        .map(|d| d.goodput)
+        .collect();
     drop(delays);
     eprintln!(
         "4 CUBIC downloads each, 10 s from idle (Mbps): dinkes {:.1}, bpbd {:.1}, wifi {:.1}; {:.1} s",

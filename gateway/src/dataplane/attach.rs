@@ -88,15 +88,7 @@ impl Dataplane {
             (LAN_PROGRAM, &ports.lan, "lan", lan),
             (WAN_PROGRAM, &ports.wan, "wan", wan),
         ] {
-            let prog: &mut Xdp = self
-                .ebpf
-                .program_mut(name)
-                .ok_or(DataplaneError::MissingProgram(name))?
-                .try_into()
-                .map_err(|source| DataplaneError::Verify {
-                    program: name,
-                    source: Box::new(source),
-                })?;
+            let prog = super::xdp(&mut self.ebpf, name)?;
             let attach_error = |source| DataplaneError::Attach {
                 iface: iface.clone(),
                 role,

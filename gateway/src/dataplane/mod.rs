@@ -174,18 +174,12 @@ impl Dataplane {
             return Err(DataplaneError::UnknownMap(name.to_string()));
         }
         for name in [LAN_PROGRAM, WAN_PROGRAM] {
-            let prog: &mut Xdp = ebpf
-                .program_mut(name)
-                .ok_or(DataplaneError::MissingProgram(name))?
-                .try_into()
+            xdp(&mut ebpf, name)?
+                .load()
                 .map_err(|source| DataplaneError::Verify {
                     program: name,
                     source: Box::new(source),
                 })?;
-            prog.load().map_err(|source| DataplaneError::Verify {
-                program: name,
-                source: Box::new(source),
-            })?;
         }
         let counters = CounterReader::open(&ebpf)?;
         Ok(Dataplane {
@@ -216,6 +210,17 @@ impl Dataplane {
     pub fn counters(&self) -> &CounterReader {
         &self.counters
     }
+}
+
+/// One of the gateway's XDP programs in the object.
+fn xdp<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp> {
+    ebpf.program_mut(name)
+        .ok_or(DataplaneError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| DataplaneError::Verify {
+            program: name,
+            source: Box::new(source),
+        })
 }
 
 impl Drop for Dataplane {

@@ -11,8 +11,10 @@ use opd_testbed::{
     AgencyText, Forwarding, Limit, PolicyText, Process, SimNetwork, TempDir,
     delay::DelayLine,
     htb::HtbClass,
-    sh,
-    transfer::{Browsing, Fetched, Server, TRANSFER_PORT, fetch, quantile, retransmitted_segments},
+    transfer::{
+        Browsing, Downloaded, Fetched, Server, TRANSFER_PORT, fetch, iperf_downloads, quantile,
+        retransmitted_segments,
+    },
 };
 
 use crate::{repeat_count, stats::Stats};
@@ -256,48 +258,11 @@ fn transfers_from_idle(report: &mut String, repeat: usize) {
     }
 }
 
-/// Goodput per 100 ms of `flows` CUBIC downloads by each of the agencies `who` (by index)
-/// at once for `seconds` (iperf3), and the segments each resent.
-fn downloads(bed: &Divided, who: &[usize], flows: usize, seconds: u64) -> Vec<(Vec<f64>, u64)> {
-    let servers: Vec<Process> = who
-        .iter()
-        .map(|&i| {
-            let h = bed.net.vlan(bed.agencies[i].class.vid);
-            let mut c = h.upstream_side.command("iperf3");
-            c.args(["-s", "-1", "-B", &h.upstream_ip.to_string()])
-                .stdout(std::process::Stdio::null());
-            Process::spawn(c, "iperf3 server")
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let clients: Vec<_> = who
-        .iter()
-        .map(|&i| {
-            let h = bed.net.vlan(bed.agencies[i].class.vid);
-            let mut c = h.agency_side.command("iperf3");
-            c.args(["-c", &h.upstream_ip.to_string(), "-R", "-J", "-C", "cubic"])
-                .args(["-i", "0.1", "-P", &flows.to_string()])
-                .args(["-t", &seconds.to_string()]);
-            std::thread::spawn(move || sh(&mut c))
-        })
-        .collect();
-    let got = clients
-        .into_iter()
-        .map(|c| {
-            let out = c.join().expect("iperf3 client");
-            let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
-            let bins = json["intervals"]
-                .as_array()
-                .expect("iperf3 intervals")
-                .iter()
-                .map(|i| i["sum"]["bits_per_second"].as_f64().unwrap_or(0.0))
-                .collect();
-            let resent = json["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0);
-            (bins, resent)
-        })
-        .collect();
-    drop(servers);
-    got
+/// `flows` CUBIC downloads by each of the agencies `who` (by index) at once for `seconds`,
+/// goodput per 100 ms.
+fn downloads(bed: &Divided, who: &[usize], flows: usize, seconds: u64) -> Vec<Downloaded> {
+    let vids: Vec<u16> = who.iter().map(|&i| bed.agencies[i].class.vid).collect();
+    iperf_downloads(&bed.net, &vids, flows, seconds, Duration::from_millis(100))
 }
 
 /// The mean of the 100 ms bins `from..to`.
@@ -326,7 +291,7 @@ fn sustained(report: &mut String, repeat: usize) {
         for (p, peer) in [Peer::Gateway, Peer::Htb].into_iter().enumerate() {
             let bed = Divided::new(peer, 98, &trio);
             std::thread::sleep(Duration::from_secs(3));
-            let (bins, _) = downloads(&bed, &[0], 4, 4).remove(0);
+            let bins = downloads(&bed, &[0], 4, 4).remove(0).bins;
             let target = 0.9 * 60e6 * GOODPUT;
             let at = bins
                 .iter()
@@ -360,10 +325,10 @@ fn sustained(report: &mut String, repeat: usize) {
             let bed = Divided::new(peer, 98, &trio);
             std::thread::sleep(Duration::from_secs(3));
             let got = downloads(&bed, &[0, 1, 2], 4, 10);
-            let first: Vec<f64> = got.iter().map(|(b, _)| mean(b, 0, 10)).collect();
-            let later: Vec<f64> = got.iter().map(|(b, _)| mean(b, 50, 100)).collect();
+            let first: Vec<f64> = got.iter().map(|d| mean(&d.bins, 0, 10)).collect();
+            let later: Vec<f64> = got.iter().map(|d| mean(&d.bins, 50, 100)).collect();
             let used = later.iter().sum::<f64>() / (98e6 * GOODPUT);
-            let resent = got.iter().map(|g| g.1).sum::<u64>() as f64;
+            let resent = got.iter().map(|d| d.resent).sum::<u64>() as f64;
             let row = [first, later, vec![used, resent]].concat();
             eprintln!("closed: three at once, {}: {row:.0?}", peer.name());
             rows.push(row);
@@ -394,7 +359,7 @@ fn sustained(report: &mut String, repeat: usize) {
             let bed = Divided::new(peer, 98, &pair);
             std::thread::sleep(Duration::from_secs(3));
             let got = downloads(&bed, &[0, 1], 4, 10);
-            let (l, h) = (mean(&got[0].0, 50, 100), mean(&got[1].0, 50, 100));
+            let (l, h) = (mean(&got[0].bins, 50, 100), mean(&got[1].bins, 50, 100));
             // Of what is beyond the guarantees, the heavy one's part (3/4 by weight).
             let beyond = |r: f64| (r / GOODPUT - 10e6).max(0.0);
             let share = beyond(h) / (beyond(l) + beyond(h));
