@@ -75,19 +75,29 @@ enum Command {
     Check {
         /// Policy file, or directory of *.toml files.
         policy: PathBuf,
+        /// Language of the messages: "id" (Bahasa Indonesia) or "en" (English). By default
+        /// from the locale: Bahasa Indonesia when LC_ALL, LC_MESSAGES or LANG is id_*.
+        #[arg(long, value_name = "id|en", value_parser = parse_lang)]
+        lang: Option<policy::Lang>,
     },
 }
 
 const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/opd-gateway";
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.0)
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_lang(s: &str) -> Result<policy::Lang, String> {
+    policy::Lang::parse(s).ok_or_else(|| format!("\"{s}\": use \"id\" or \"en\""))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { policy } => return check(&policy),
+        Command::Check { policy, lang } => {
+            return check(&policy, lang.unwrap_or_else(policy::Lang::from_env));
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "opd-gateway", &mut std::io::stdout());
@@ -146,24 +156,23 @@ fn show_status(endpoint: &str, json: bool, watch: Option<Duration>) -> Result<()
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path, lang: policy::Lang) -> ExitCode {
     match policy::load(path) {
         Ok(p) => {
             for w in &p.warnings {
-                eprintln!("{w}");
+                eprintln!("{}", w.render(lang));
             }
-            println!(
-                "{}: policy is valid: site \"{}\", {} agencies in {} file(s), {} warning(s)",
-                path.display(),
-                p.site.name,
-                p.agencies.len(),
-                p.files.len(),
-                p.warnings.len()
-            );
+            let valid = policy::Msg::new(policy::MsgId::PolicyValid)
+                .arg("path", path.display())
+                .arg("site", &p.site.name)
+                .arg("agencies", p.agencies.len())
+                .arg("files", p.files.len())
+                .arg("warnings", p.warnings.len());
+            println!("{}", valid.text(lang));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", e.render(lang));
             ExitCode::FAILURE
         }
     }

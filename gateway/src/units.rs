@@ -3,6 +3,8 @@
 
 use std::{fmt, time::Duration};
 
+use crate::policy::{Msg, MsgId};
+
 /// A rate in bits per second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Rate(pub u64);
@@ -34,10 +36,50 @@ impl fmt::Display for Rate {
     }
 }
 
-/// Why a value could not be read; the text is meant for the admin who wrote it.
+/// Why a value could not be read: a message for the admin who wrote it, and the value
+/// corrected when it is clear what was meant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UnitError(pub String);
+#[error("{message}")]
+pub struct UnitError {
+    pub message: Msg,
+    /// What to write instead, e.g. "1.5Gbps" for "1,5Gbps".
+    pub fix: Option<String>,
+}
+
+impl UnitError {
+    fn new(message: Msg, fix: impl Into<Option<String>>) -> UnitError {
+        UnitError {
+            message,
+            fix: fix.into(),
+        }
+    }
+}
+
+/// What kind of value is being read, for messages and examples.
+#[derive(Clone, Copy)]
+enum Kind {
+    Rate,
+    Share,
+    Duration,
+}
+
+impl Kind {
+    fn what(self) -> Msg {
+        Msg::new(match self {
+            Kind::Rate => MsgId::WhatRate,
+            Kind::Share => MsgId::WhatShare,
+            Kind::Duration => MsgId::WhatDuration,
+        })
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            Kind::Rate => "10Mbps",
+            Kind::Share => "3%",
+            Kind::Duration => "250ms",
+        }
+    }
+}
 
 fn split_number(s: &str) -> (&str, &str) {
     let end = s
@@ -46,25 +88,71 @@ fn split_number(s: &str) -> (&str, &str) {
     (&s[..end], s[end..].trim())
 }
 
-fn parse_number(num: &str, whole: &str, example: &str) -> Result<f64, UnitError> {
+/// The number at the start of `whole` (`num`, as split off), refusing what would be misread:
+/// a sign, a decimal comma, an exponent, or a point that may separate thousands.
+fn parse_number(num: &str, unit: &str, whole: &str, kind: Kind) -> Result<f64, UnitError> {
+    let value = |id| Msg::new(id).arg("value", whole);
+    if let Some(rest) = whole.strip_prefix('-') {
+        return Err(UnitError::new(
+            value(MsgId::Negative).with("what", kind.what()),
+            rest.trim().to_string(),
+        ));
+    }
+    if let Some(rest) = unit.strip_prefix(',')
+        && rest.starts_with(|c: char| c.is_ascii_digit())
+    {
+        let fixed = format!("{num}.{}", rest.trim());
+        return Err(UnitError::new(
+            value(MsgId::DecimalComma).arg("fixed", &fixed),
+            fixed,
+        ));
+    }
+    if let Some(rest) = unit.strip_prefix(['e', 'E'])
+        && rest.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+    {
+        let digits = rest.trim_start_matches(['-', '+']);
+        let unit = digits
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim();
+        let expanded = format!("{num}e{}", &rest[..rest.len() - unit.len()].trim())
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (1.0..1e6).contains(v) && v.fract() == 0.0);
+        let fixed = match expanded {
+            Some(v) => format!("{}{unit}", format_num(v)),
+            None => kind.example().to_string(),
+        };
+        return Err(UnitError::new(
+            value(MsgId::Exponent).arg("fixed", &fixed),
+            fixed,
+        ));
+    }
     let cleaned = num.replace('_', "");
     if cleaned.is_empty() {
-        return Err(UnitError(format!(
-            "\"{whole}\" does not start with a number; write e.g. \"{example}\""
-        )));
+        return Err(UnitError::new(
+            value(MsgId::NoNumber),
+            kind.example().to_string(),
+        ));
     }
     cleaned
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or_else(|| UnitError(format!("\"{num}\" in \"{whole}\" is not a number")))
+        .ok_or_else(|| {
+            UnitError::new(
+                Msg::new(MsgId::NotANumber)
+                    .arg("number", num)
+                    .arg("value", whole),
+                None,
+            )
+        })
 }
 
 /// Parses "10Mbps", "1.5Gbps", "500kbps", "64000bps".
 pub fn parse_rate(s: &str) -> Result<Rate, UnitError> {
     let t = s.trim();
     let (num, unit) = split_number(t);
-    let value = parse_number(num, t, "10Mbps")?;
+    let value = parse_number(num, unit, t, Kind::Rate)?;
     let mult: f64 = match unit {
         "bps" => 1.0,
         "kbps" | "Kbps" => 1e3,
@@ -72,42 +160,70 @@ pub fn parse_rate(s: &str) -> Result<Rate, UnitError> {
         "Gbps" => 1e9,
         "Tbps" => 1e12,
         "" => {
-            return Err(UnitError(format!(
-                "\"{t}\" has no unit; write the rate with one, e.g. \"{num}Mbps\" or \"{num}kbps\""
-            )));
+            let fixed = format!("{num}Mbps");
+            return Err(UnitError::new(
+                Msg::new(MsgId::NoUnit).arg("value", t),
+                fixed,
+            ));
         }
-        u if u.eq_ignore_ascii_case("mb")
-            || u.eq_ignore_ascii_case("mbyte")
-            || u == "MBps"
-            || u == "MB/s"
-            || u == "GB"
-            || u == "KB"
-            || u == "kB" =>
-        {
-            return Err(UnitError(format!(
-                "\"{t}\": \"{u}\" is ambiguous or in bytes; rates are in bits per second: write \"{num}Mbps\" (megabits) or \"{}Mbps\" if you meant megabytes",
-                format_num(value * 8.0)
-            )));
-        }
-        u if u.eq_ignore_ascii_case("mbps") => {
-            return Err(UnitError(format!("\"{t}\": write the unit as \"Mbps\"")));
-        }
-        u if u.eq_ignore_ascii_case("gbps") => {
-            return Err(UnitError(format!("\"{t}\": write the unit as \"Gbps\"")));
-        }
-        u => {
-            return Err(UnitError(format!(
-                "\"{t}\": unknown unit \"{u}\"; use bps, kbps, Mbps or Gbps, e.g. \"10Mbps\""
-            )));
-        }
+        u => return Err(rate_unit_error(t, num, value, u)),
     };
     let bps = (value * mult).round();
     if !(1.0..=1e15).contains(&bps) {
-        return Err(UnitError(format!(
-            "\"{t}\" is out of range; rates run from 1bps to 1000Tbps"
-        )));
+        return Err(UnitError::new(
+            Msg::new(MsgId::RateRange).arg("value", t),
+            None,
+        ));
     }
     Ok(Rate(bps as u64))
+}
+
+/// "m", "mbps", "Mbit", "mbit/s", "Mb/s": a rate unit spelt otherwise (lowercased).
+fn spelled(lower: &str) -> bool {
+    let rest = &lower[1..];
+    ["", "bps", "bit", "bits", "bit/s", "b/s"].contains(&rest)
+}
+
+/// A unit that is not one of ours: bytes, a spelling (MikroTik's "10M", "mbps", "Mbit/s"),
+/// or something else.
+fn rate_unit_error(t: &str, num: &str, value: f64, u: &str) -> UnitError {
+    let squeezed: String = u.chars().filter(|c| !c.is_whitespace()).collect();
+    let lower = squeezed.to_ascii_lowercase();
+    let prefix = match lower.chars().next() {
+        Some('k') => Some("kbps"),
+        Some('m') => Some("Mbps"),
+        Some('g') => Some("Gbps"),
+        Some('t') => Some("Tbps"),
+        Some('b') => Some("bps"),
+        _ => None,
+    };
+    let bytes = squeezed.contains('B') || lower.contains("byte") || lower == "mb";
+    match prefix {
+        Some(p) if bytes => {
+            let bits = format!("{num}{p}");
+            UnitError::new(
+                Msg::new(MsgId::InBytes)
+                    .arg("value", t)
+                    .arg("unit", u)
+                    .arg("bits", &bits)
+                    .arg("bytes", format!("{}{p}", format_num(value * 8.0))),
+                bits,
+            )
+        }
+        Some(p) if spelled(&lower) => {
+            let fixed = format!("{num}{p}");
+            UnitError::new(
+                Msg::new(MsgId::UnitSpelling).arg("value", t).arg("unit", p),
+                fixed,
+            )
+        }
+        _ => UnitError::new(
+            Msg::new(MsgId::UnknownRateUnit)
+                .arg("value", t)
+                .arg("unit", u),
+            None,
+        ),
+    }
 }
 
 /// A rate, or a share of the uplink's capacity in one direction.
@@ -132,11 +248,28 @@ impl Amount {
 pub fn parse_amount(s: &str) -> Result<Amount, UnitError> {
     let t = s.trim();
     if let Some(num) = t.strip_suffix('%') {
-        let p = parse_number(num.trim(), t, "3%")?;
+        let (n, rest) = split_number(num.trim());
+        let p = parse_number(n, rest, t, Kind::Share).map_err(|mut e| {
+            if let Some(f) = &mut e.fix
+                && !f.ends_with('%')
+            {
+                f.push('%');
+            }
+            e
+        })?;
+        if !rest.is_empty() {
+            return Err(UnitError::new(
+                Msg::new(MsgId::NotANumber)
+                    .arg("number", num.trim())
+                    .arg("value", t),
+                None,
+            ));
+        }
         if !(p > 0.0 && p <= 100.0) {
-            return Err(UnitError(format!(
-                "\"{t}\" is out of range; a share of the uplink runs from above 0% to 100%"
-            )));
+            return Err(UnitError::new(
+                Msg::new(MsgId::PercentRange).arg("value", t),
+                None,
+            ));
         }
         return Ok(Amount::Percent(p));
     }
@@ -155,7 +288,7 @@ fn format_num(v: f64) -> String {
 pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     let t = s.trim();
     let (num, unit) = split_number(t);
-    let value = parse_number(num, t, "250ms")?;
+    let value = parse_number(num, unit, t, Kind::Duration)?;
     let nanos: f64 = match unit {
         "ns" => 1.0,
         "us" | "µs" => 1e3,
@@ -164,19 +297,33 @@ pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
         "m" | "min" => 60e9,
         "h" => 3600e9,
         "" => {
-            return Err(UnitError(format!(
-                "\"{t}\" has no unit; write e.g. \"{num}ms\" or \"{num}s\""
-            )));
+            return Err(UnitError::new(
+                Msg::new(MsgId::NoUnit).arg("value", t),
+                format!("{num}ms"),
+            ));
         }
         u => {
-            return Err(UnitError(format!(
-                "\"{t}\": unknown unit \"{u}\"; use ms, s, m or h, e.g. \"250ms\""
-            )));
+            let fixed = match u.to_ascii_lowercase().as_str() {
+                "msec" | "millis" | "milliseconds" | "milidetik" => Some("ms"),
+                "sec" | "secs" | "seconds" | "second" | "detik" | "dtk" => Some("s"),
+                "mins" | "minute" | "minutes" | "menit" => Some("m"),
+                "hour" | "hours" | "jam" => Some("h"),
+                _ => None,
+            };
+            return Err(UnitError::new(
+                Msg::new(MsgId::UnknownDurationUnit)
+                    .arg("value", t)
+                    .arg("unit", u),
+                fixed.map(|f| format!("{num}{f}")),
+            ));
         }
     };
     let ns = (value * nanos).round();
     if ns > 1e18 {
-        return Err(UnitError(format!("\"{t}\" is too long")));
+        return Err(UnitError::new(
+            Msg::new(MsgId::DurationTooLong).arg("value", t),
+            None,
+        ));
     }
     Ok(Duration::from_nanos(ns as u64))
 }
@@ -196,23 +343,81 @@ mod tests {
         assert_eq!(parse_rate("1_000Mbps").unwrap(), Rate(1_000_000_000));
     }
 
+    /// The message, and the value it says to write instead.
+    fn refused(r: Result<impl fmt::Debug, UnitError>) -> (MsgId, Option<String>) {
+        let e = r.unwrap_err();
+        (e.message.id(), e.fix)
+    }
+
     #[test]
     fn ambiguous_rates_say_what_to_write() {
-        let e = parse_rate("10").unwrap_err().0;
-        assert!(e.contains("\"10Mbps\""), "{e}");
-        let e = parse_rate("10MB").unwrap_err().0;
-        assert!(e.contains("bits per second") && e.contains("80Mbps"), "{e}");
-        let e = parse_rate("10mbps").unwrap_err().0;
-        assert!(e.contains("\"Mbps\""), "{e}");
-        let e = parse_rate("fast").unwrap_err().0;
-        assert!(e.contains("does not start with a number"), "{e}");
-        assert!(parse_rate("0Mbps").is_err());
-        assert!(parse_rate("1.2.3Mbps").is_err());
+        let fix = |s: &str| Some(s.to_string());
+        assert_eq!(refused(parse_rate("10")), (MsgId::NoUnit, fix("10Mbps")));
+        assert_eq!(refused(parse_rate("10MB")), (MsgId::InBytes, fix("10Mbps")));
         assert!(
-            parse_rate("10 furlongs")
+            parse_rate("10MB")
                 .unwrap_err()
-                .0
-                .contains("unknown unit")
+                .to_string()
+                .contains("80Mbps")
+        );
+        assert_eq!(refused(parse_rate("2GB")), (MsgId::InBytes, fix("2Gbps")));
+        assert_eq!(
+            refused(parse_rate("10mbps")),
+            (MsgId::UnitSpelling, fix("10Mbps"))
+        );
+        assert_eq!(
+            refused(parse_rate("50 mbps")),
+            (MsgId::UnitSpelling, fix("50Mbps"))
+        );
+        // MikroTik's way of writing a rate.
+        assert_eq!(
+            refused(parse_rate("10M")),
+            (MsgId::UnitSpelling, fix("10Mbps"))
+        );
+        assert_eq!(
+            refused(parse_rate("512k")),
+            (MsgId::UnitSpelling, fix("512kbps"))
+        );
+        assert_eq!(
+            refused(parse_rate("1 Gbit/s")),
+            (MsgId::UnitSpelling, fix("1Gbps"))
+        );
+        assert_eq!(
+            refused(parse_rate("1,5Gbps")),
+            (MsgId::DecimalComma, fix("1.5Gbps"))
+        );
+        assert_eq!(
+            refused(parse_rate("-10Mbps")),
+            (MsgId::Negative, fix("10Mbps"))
+        );
+        assert_eq!(
+            refused(parse_rate("1e30Mbps")),
+            (MsgId::Exponent, fix("10Mbps"))
+        );
+        assert_eq!(
+            refused(parse_rate("1e3Mbps")),
+            (MsgId::Exponent, fix("1000Mbps"))
+        );
+        assert_eq!(refused(parse_rate("fast")).0, MsgId::NoNumber);
+        assert_eq!(refused(parse_rate("0Mbps")).0, MsgId::RateRange);
+        assert_eq!(refused(parse_rate("1.2.3Mbps")).0, MsgId::NotANumber);
+        assert_eq!(
+            refused(parse_rate("10 furlongs")),
+            (MsgId::UnknownRateUnit, None)
+        );
+        assert_eq!(refused(parse_amount("-3%")), (MsgId::Negative, fix("3%")));
+        assert_eq!(
+            refused(parse_amount("2,5%")),
+            (MsgId::DecimalComma, fix("2.5%"))
+        );
+        assert_eq!(refused(parse_duration("-1s")), (MsgId::Negative, fix("1s")));
+        assert_eq!(
+            refused(parse_duration("0,5s")),
+            (MsgId::DecimalComma, fix("0.5s"))
+        );
+        assert_eq!(
+            refused(parse_duration("5 detik")),
+            (MsgId::UnknownDurationUnit, fix("5s"))
         );
     }
 
@@ -238,7 +443,7 @@ mod tests {
         assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("500us").unwrap(), Duration::from_micros(500));
-        assert!(parse_duration("5").unwrap_err().0.contains("\"5ms\""));
+        assert_eq!(parse_duration("5").unwrap_err().fix.as_deref(), Some("5ms"));
         assert!(parse_duration("5 days").is_err());
     }
 

@@ -45,9 +45,26 @@ fn check_reports_errors_with_positions_and_fails() {
     let out = Command::new(env!("CARGO_BIN_EXE_opd-gateway"))
         .arg("check")
         .arg(&file)
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .expect("run opd-gateway check");
+    let id = Command::new(env!("CARGO_BIN_EXE_opd-gateway"))
+        .arg("check")
+        .arg(&file)
+        .env("LANG", "id_ID.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
         .output()
         .expect("run opd-gateway check");
     std::fs::remove_dir_all(&dir).unwrap();
+    // The language follows the locale when --lang is not given.
+    let err_id = String::from_utf8_lossy(&id.stderr);
+    assert!(
+        err_id.contains("bad.toml:8:19: kesalahan: \"10\" tidak bersatuan"),
+        "{err_id}"
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -56,8 +73,11 @@ fn check_reports_errors_with_positions_and_fails() {
     );
 }
 
-/// Every file in tests/broken-policies names, in `# expect: LINE:COLUMN: message` lines,
-/// each error `check` must report, and nothing else may be reported as an error.
+/// Every file in tests/broken-policies states each error `check` must report, in both
+/// languages, as whole lines: `# expect: LINE:COLUMN: message` (English) and
+/// `# expect-id: LINE:COLUMN: pesan` (Bahasa Indonesia), and hints as `# hint: …` and
+/// `# hint-id: …`. Nothing else may be reported as an error, and every error has a hint.
+/// A file saved in Windows' "ANSI" encoding states its expectations in that encoding.
 #[test]
 fn broken_policies_fail_with_the_expected_messages_and_positions() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken-policies");
@@ -65,52 +85,74 @@ fn broken_policies_fail_with_the_expected_messages_and_positions() {
     let mut failures = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("tests/broken-policies exists") {
         let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let expected: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect: "))
-            .collect();
-        let hints: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect-hint: "))
-            .collect();
-        assert!(
-            !expected.is_empty(),
-            "{} states no expected error",
-            path.display()
-        );
-        let out = Command::new(env!("CARGO_BIN_EXE_opd-gateway"))
-            .arg("check")
-            .arg(&path)
-            .output()
-            .expect("run opd-gateway check");
-        let err = String::from_utf8_lossy(&out.stderr);
-        if out.status.code() != Some(1) {
-            failures.push(format!(
-                "{}: exit status {:?}, expected 1",
-                path.display(),
-                out.status.code()
-            ));
-        }
-        for e in &expected {
-            let (pos, msg) = e.split_once(": ").unwrap();
-            let want = format!("{}:{pos}: error: {msg}", path.display());
-            if !err.contains(&want) {
-                failures.push(format!("{}: missing `{want}` in:\n{err}", path.display()));
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8(bytes.clone())
+            .unwrap_or_else(|_| bytes.iter().map(|&b| char::from(b)).collect());
+        for (lang, severity, hint) in [("en", "error", "hint"), ("id", "kesalahan", "petunjuk")] {
+            let (expect, expect_hint) = match lang {
+                "en" => ("# expect: ", "# hint: "),
+                _ => ("# expect-id: ", "# hint-id: "),
+            };
+            let expected: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix(expect))
+                .map(|e| {
+                    let (pos, msg) = e.split_once(": ").unwrap();
+                    let place = if pos.is_empty() {
+                        path.display().to_string()
+                    } else {
+                        format!("{}:{pos}", path.display())
+                    };
+                    format!("{place}: {severity}: {msg}")
+                })
+                .collect();
+            let hints: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix(expect_hint))
+                .map(|h| format!("  {hint}: {h}"))
+                .collect();
+            assert!(
+                !expected.is_empty(),
+                "{} states no expected error in {lang}",
+                path.display()
+            );
+            let out = Command::new(env!("CARGO_BIN_EXE_opd-gateway"))
+                .args(["check", "--lang", lang])
+                .arg(&path)
+                .output()
+                .expect("run opd-gateway check");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = err.lines().collect();
+            if out.status.code() != Some(1) {
+                failures.push(format!(
+                    "{}: exit status {:?}, expected 1",
+                    path.display(),
+                    out.status.code()
+                ));
             }
-        }
-        for h in &hints {
-            if !err.contains(&format!("hint: {h}")) {
-                failures.push(format!("{}: missing hint `{h}` in:\n{err}", path.display()));
+            for want in expected.iter().chain(&hints) {
+                if !lines.contains(&want.as_str()) {
+                    failures.push(format!("{}: missing `{want}` in:\n{err}", path.display()));
+                }
             }
-        }
-        let reported = err.lines().filter(|l| l.contains(": error: ")).count();
-        if reported != expected.len() {
-            failures.push(format!(
-                "{}: {reported} errors reported, {} expected:\n{err}",
-                path.display(),
-                expected.len()
-            ));
+            let marker = format!(": {severity}: ");
+            let errors: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].contains(&marker))
+                .collect();
+            if errors.len() != expected.len() {
+                failures.push(format!(
+                    "{}: {} errors reported, {} expected:\n{err}",
+                    path.display(),
+                    errors.len(),
+                    expected.len()
+                ));
+            }
+            let hint_line = format!("  {hint}: ");
+            for &i in &errors {
+                if !lines.get(i + 1).is_some_and(|l| l.starts_with(&hint_line)) {
+                    failures.push(format!("{}: `{}` has no hint", path.display(), lines[i]));
+                }
+            }
         }
         checked += 1;
     }

@@ -63,14 +63,17 @@ pub enum DaemonError {
     Table(#[source] std::io::Error),
 }
 
-/// Each finding in a policy as its own event, with its position as fields.
+/// Each finding in a policy as its own event, with its position as fields, in the language
+/// of the daemon's locale (as `opd-gateway check` shows them).
 pub fn log_diagnostics(diags: &[policy::Diagnostic]) {
+    let lang = policy::Lang::from_env();
     for d in diags {
         let (file, line, column) = (d.file.display().to_string(), d.line, d.column);
-        let hint = d.hint.as_deref().unwrap_or("");
+        let hint = d.hint.as_ref().map(|h| h.text(lang)).unwrap_or_default();
+        let message = d.message.text(lang);
         match d.severity {
-            policy::Severity::Error => error!(%file, line, column, hint, "{}", d.message),
-            policy::Severity::Warning => warn!(%file, line, column, hint, "{}", d.message),
+            policy::Severity::Error => error!(%file, line, column, hint, "{message}"),
+            policy::Severity::Warning => warn!(%file, line, column, hint, "{message}"),
         }
     }
 }

@@ -3,7 +3,11 @@
 //! Indonesia keeps no daylight saving time, so its zones are fixed offsets and need no zone
 //! database: WIB (Asia/Jakarta, Asia/Pontianak), WITA (Asia/Makassar), WIT (Asia/Jayapura).
 
-use std::fmt;
+use std::{fmt, ops::Range};
+
+use toml::Spanned;
+
+use super::{Msg, MsgId};
 
 /// A fixed UTC offset with the name the admin wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +26,11 @@ impl Default for TimeZone {
 }
 
 impl TimeZone {
-    /// "Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "Asia/Pontianak", "UTC", "UTC+7",
-    /// "UTC+07:00", "UTC-03:30".
-    pub fn parse(s: &str) -> Result<TimeZone, String> {
+    /// "Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "Asia/Pontianak", "WIB", "WITA",
+    /// "WIT", "UTC", "UTC+7", "UTC+07:00", "UTC-03:30"; spaces around are ignored, as in
+    /// every other value.
+    pub fn parse(s: &str) -> Result<TimeZone, Msg> {
+        let s = s.trim();
         let named = match s {
             "Asia/Jakarta" | "Asia/Pontianak" | "WIB" => Some(7 * 3600),
             "Asia/Makassar" | "Asia/Ujung_Pandang" | "WITA" => Some(8 * 3600),
@@ -38,11 +44,7 @@ impl TimeZone {
                 offset_seconds,
             });
         }
-        let bad = || {
-            format!(
-                "unknown time zone \"{s}\"; use \"Asia/Jakarta\" (WIB), \"Asia/Makassar\" (WITA), \"Asia/Jayapura\" (WIT), or an offset like \"UTC+7\""
-            )
-        };
+        let bad = || Msg::new(MsgId::UnknownTimeZone).arg("value", s);
         let rest = s.strip_prefix("UTC").ok_or_else(bad)?;
         let (sign, rest) = match rest.as_bytes().first() {
             Some(b'+') => (1, &rest[1..]),
@@ -103,22 +105,40 @@ impl fmt::Display for LocalTime {
     }
 }
 
+/// Why `days` could not be read.
+#[derive(Debug)]
+pub struct DaysError {
+    /// The item at fault; none when the list is empty.
+    pub at: Option<Range<usize>>,
+    pub message: Msg,
+    pub hint: Msg,
+}
+
 /// Parses day names: "mon" … "sun", ranges "mon-fri", and "weekdays", "weekend", "daily".
-pub fn parse_days(items: &[String]) -> Result<[bool; 7], String> {
+pub fn parse_days(items: &[Spanned<String>]) -> Result<[bool; 7], DaysError> {
     let mut days = [false; 7];
-    let index = |d: &str| {
-        DAY_NAMES
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(d))
-            .ok_or_else(|| {
-                format!("unknown day \"{d}\"; use mon, tue, wed, thu, fri, sat, sun, a range like \"mon-fri\", \"weekdays\", \"weekend\" or \"daily\"")
-            })
-    };
+    let hint = || Msg::new(MsgId::DaysHint);
     if items.is_empty() {
-        return Err("`days` is empty; e.g. days = [\"mon-fri\"]".into());
+        return Err(DaysError {
+            at: None,
+            message: Msg::new(MsgId::DaysEmpty),
+            hint: hint(),
+        });
     }
     for item in items {
-        match item.to_ascii_lowercase().as_str() {
+        let text = item.get_ref().trim();
+        let unknown = |d: &str| DaysError {
+            at: Some(item.span()),
+            message: Msg::new(MsgId::UnknownDay).arg("value", d),
+            hint: hint(),
+        };
+        let index = |d: &str| {
+            DAY_NAMES
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(d.trim()))
+                .ok_or_else(|| unknown(d))
+        };
+        match text.to_ascii_lowercase().as_str() {
             "weekdays" => days[..5].iter_mut().for_each(|d| *d = true),
             "weekend" => days[5..].iter_mut().for_each(|d| *d = true),
             "daily" => days.iter_mut().for_each(|d| *d = true),
@@ -126,9 +146,11 @@ pub fn parse_days(items: &[String]) -> Result<[bool; 7], String> {
                 Some((a, b)) => {
                     let (a, b) = (index(a)?, index(b)?);
                     if a > b {
-                        return Err(format!(
-                            "day range \"{item}\" runs backwards; write it from Monday towards Sunday, e.g. \"mon-fri\""
-                        ));
+                        return Err(DaysError {
+                            at: Some(item.span()),
+                            message: Msg::new(MsgId::DaysBackwards).arg("value", text),
+                            hint: Msg::new(MsgId::DaysBackwardsHint),
+                        });
                     }
                     days[a..=b].iter_mut().for_each(|d| *d = true);
                 }
@@ -141,25 +163,24 @@ pub fn parse_days(items: &[String]) -> Result<[bool; 7], String> {
 
 /// Parses "07:30-16:00" into (start, end) minutes; end 24:00 is allowed; a window whose end
 /// is before its start runs past midnight ("22:00-06:00").
-pub fn parse_hours(s: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("\"{s}\" is not a time window; write it as \"07:30-16:00\"");
+pub fn parse_hours(s: &str) -> Result<(u16, u16), Msg> {
+    let s = s.trim();
+    let bad = || Msg::new(MsgId::NotAWindow).arg("value", s);
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let minute = |t: &str| -> Result<u16, String> {
+    let minute = |t: &str| -> Result<u16, Msg> {
         let (h, m) = t.trim().split_once(':').ok_or_else(bad)?;
         if h.len() != 2 || m.len() != 2 {
             return Err(bad());
         }
         let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
         if m >= 60 || h > 24 || (h == 24 && m != 0) {
-            return Err(format!("\"{t}\" is not a time of day (00:00 to 24:00)"));
+            return Err(Msg::new(MsgId::NotATime).arg("value", t.trim()));
         }
         Ok(h * 60 + m)
     };
     let (start, end) = (minute(a)?, minute(b)?);
     if start == end {
-        return Err(format!(
-            "\"{s}\" is an empty window; a schedule needs a start before its end"
-        ));
+        return Err(Msg::new(MsgId::EmptyWindow).arg("value", s));
     }
     Ok((start, end))
 }
@@ -203,11 +224,15 @@ mod tests {
                 "{zone}"
             );
         }
-        assert!(
-            TimeZone::parse("Asia/Tokyo")
-                .unwrap_err()
-                .contains("Asia/Jakarta")
+        assert_eq!(
+            TimeZone::parse("Asia/Tokyo").unwrap_err().id(),
+            MsgId::UnknownTimeZone
         );
+        assert_eq!(
+            TimeZone::parse(" Asia/Jakarta ").unwrap().offset_seconds,
+            7 * 3600
+        );
+        assert_eq!(TimeZone::parse("WITA").unwrap().offset_seconds, 8 * 3600);
     }
 
     #[test]
@@ -235,29 +260,36 @@ mod tests {
 
     #[test]
     fn days_and_hours() {
+        let days = |d: &[&str]| {
+            let items: Vec<Spanned<String>> = d
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Spanned::new(i * 10..i * 10 + 5, s.to_string()))
+                .collect();
+            parse_days(&items)
+        };
         assert_eq!(
-            parse_days(&["mon-fri".into()]).unwrap(),
+            days(&["mon-fri"]).unwrap(),
             [true, true, true, true, true, false, false]
         );
         assert_eq!(
-            parse_days(&["weekend".into(), "wed".into()]).unwrap(),
+            days(&["weekend", "wed"]).unwrap(),
             [false, false, true, false, false, true, true]
         );
-        assert!(
-            parse_days(&["fri-mon".into()])
-                .unwrap_err()
-                .contains("backwards")
+        assert_eq!(
+            days(&["fri-mon"]).unwrap_err().message.id(),
+            MsgId::DaysBackwards
         );
-        assert!(
-            parse_days(&["senin".into()])
-                .unwrap_err()
-                .contains("unknown day")
-        );
+        let e = days(&["mon", "senin"]).unwrap_err();
+        assert_eq!((e.at, e.message.id()), (Some(10..15), MsgId::UnknownDay));
         assert_eq!(parse_hours("07:30-16:00").unwrap(), (450, 960));
         assert_eq!(parse_hours("22:00-06:00").unwrap(), (1320, 360));
         assert_eq!(parse_hours("00:00-24:00").unwrap(), (0, 1440));
         assert!(parse_hours("8-16").is_err());
-        assert!(parse_hours("08:00-08:00").unwrap_err().contains("empty"));
+        assert_eq!(
+            parse_hours("08:00-08:00").unwrap_err().id(),
+            MsgId::EmptyWindow
+        );
         assert!(parse_hours("08:00-25:00").is_err());
     }
 

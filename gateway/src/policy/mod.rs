@@ -8,6 +8,7 @@
 
 pub mod clock;
 mod compile;
+pub mod messages;
 mod raw;
 
 use std::{
@@ -21,6 +22,7 @@ use serde::Deserialize;
 
 pub use clock::{LocalTime, TimeZone};
 pub use gateway_common::{Direction, PerDirection, Tier};
+pub use messages::{Lang, Msg, MsgId};
 
 use crate::units::Rate;
 
@@ -224,19 +226,41 @@ pub struct Prefix {
 }
 
 impl Prefix {
-    pub fn parse(s: &str) -> Result<Prefix, String> {
+    /// Parses "198.18.10.0/24"; an error says what is wrong and, when it is clear, the
+    /// prefix meant.
+    pub fn parse(s: &str) -> Result<Prefix, (Msg, Option<String>)> {
         let (a, l) = s
             .split_once('/')
-            .ok_or_else(|| format!("\"{s}\" is not a prefix; write it as \"198.18.10.0/24\""))?;
+            .ok_or_else(|| (Msg::new(MsgId::NotAPrefix).arg("value", s), None))?;
         let addr: IpAddr = a
+            .trim()
             .parse()
-            .map_err(|_| format!("\"{a}\" is not an IPv4 or IPv6 address"))?;
+            .map_err(|_| (Msg::new(MsgId::NotAnAddress).arg("value", a), None))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len: u8 = l
-            .parse()
-            .ok()
-            .filter(|&l| l <= max)
-            .ok_or_else(|| format!("prefix length \"/{l}\" is out of range (0–{max})"))?;
+        let len: u8 = match l.trim().parse() {
+            Ok(l) if l <= max => l,
+            _ => {
+                // A netmask, as MikroTik and older tools write it: name its length.
+                if let (true, Ok(std::net::IpAddr::V4(mask))) = (addr.is_ipv4(), l.parse()) {
+                    let bits = u32::from(mask);
+                    if bits.leading_ones() + bits.trailing_zeros() == 32 {
+                        let fixed = format!("{a}/{}", bits.leading_ones());
+                        return Err((
+                            Msg::new(MsgId::PrefixMask)
+                                .arg("value", l)
+                                .arg("fixed", &fixed),
+                            Some(fixed),
+                        ));
+                    }
+                }
+                return Err((
+                    Msg::new(MsgId::PrefixLength)
+                        .arg("value", l)
+                        .arg("max", max),
+                    None,
+                ));
+            }
+        };
         let p = Prefix { addr, len };
         let network = p.network();
         if network != p.bits() {
@@ -244,7 +268,13 @@ impl Prefix {
                 IpAddr::V4(_) => IpAddr::V4((network as u32).into()),
                 IpAddr::V6(_) => IpAddr::V6(network.into()),
             };
-            return Err(format!("\"{s}\" has host bits set; write \"{net}/{len}\""));
+            let fixed = format!("{net}/{len}");
+            return Err((
+                Msg::new(MsgId::HostBits)
+                    .arg("value", s)
+                    .arg("fixed", &fixed),
+                Some(fixed),
+            ));
         }
         Ok(p)
     }
@@ -301,33 +331,50 @@ pub struct Diagnostic {
     pub file: PathBuf,
     /// 1-based; 0 when the finding is about the file as a whole.
     pub line: usize,
+    /// 1-based, in characters.
     pub column: usize,
-    pub message: String,
-    pub hint: Option<String>,
+    pub message: Msg,
+    /// What to write instead, with a correct line.
+    pub hint: Option<Msg>,
 }
 
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        if self.line > 0 {
-            write!(
-                f,
+impl Diagnostic {
+    /// "file:line:column: error: message", and the hint on its own line.
+    pub fn render(&self, lang: Lang) -> String {
+        let sev = Msg::new(match self.severity {
+            Severity::Error => MsgId::Error,
+            Severity::Warning => MsgId::Warning,
+        })
+        .text(lang);
+        let mut out = if self.line > 0 {
+            format!(
                 "{}:{}:{}: {sev}: {}",
                 self.file.display(),
                 self.line,
                 self.column,
-                self.message
-            )?;
+                self.message.text(lang)
+            )
         } else {
-            write!(f, "{}: {sev}: {}", self.file.display(), self.message)?;
-        }
+            format!(
+                "{}: {sev}: {}",
+                self.file.display(),
+                self.message.text(lang)
+            )
+        };
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
+            out.push_str(&format!(
+                "\n  {}: {}",
+                Msg::new(MsgId::Hint).text(lang),
+                h.text(lang)
+            ));
         }
-        Ok(())
+        out
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(Lang::En))
     }
 }
 
@@ -343,19 +390,26 @@ impl PolicyError {
             .iter()
             .filter(|d| d.severity == Severity::Error)
     }
+
+    /// Every finding, then how many errors there are.
+    pub fn render(&self, lang: Lang) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.render(lang));
+            out.push('\n');
+        }
+        out.push_str(
+            &Msg::new(MsgId::ErrorsInPolicy)
+                .arg("count", self.errors().count())
+                .text(lang),
+        );
+        out
+    }
 }
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for d in &self.diagnostics {
-            writeln!(f, "{d}")?;
-        }
-        let n = self.errors().count();
-        write!(
-            f,
-            "{n} error{} in the policy",
-            if n == 1 { "" } else { "s" }
-        )
+        f.write_str(&self.render(Lang::En))
     }
 }
 
@@ -367,11 +421,14 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let mut sources = Vec::new();
     let mut diags = Vec::new();
     for file in files {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => sources.push(compile::Source { path: file, text }),
+        match std::fs::read(&file) {
+            Ok(bytes) => match utf8(&file, bytes) {
+                Ok(text) => sources.push(compile::Source { path: file, text }),
+                Err(d) => diags.push(d),
+            },
             Err(e) => diags.push(whole_file(
                 &file,
-                format!("cannot read the file: {e}"),
+                Msg::new(MsgId::CannotReadFile).arg("reason", e),
                 None,
             )),
         }
@@ -379,23 +436,62 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     if !diags.is_empty() {
         return Err(PolicyError { diagnostics: diags });
     }
-    compile::compile(sources)
+    compile::compile(sources, path)
+}
+
+/// The file's text, without a byte-order mark; or where it stops being UTF-8 (files saved
+/// as "ANSI" by Windows editors), by line and column.
+fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text
+            .strip_prefix('\u{feff}')
+            .map_or(text.clone(), str::to_string)),
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let good = e.utf8_error().valid_up_to();
+            let before = std::str::from_utf8(&bytes[..good]).unwrap_or("");
+            let before = before.strip_prefix('\u{feff}').unwrap_or(before);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            let byte = bytes[good];
+            let message = Msg::new(MsgId::NotUtf8).arg("byte", format!("0x{byte:02X}"));
+            // Windows' "ANSI" (code page 1252) agrees with Latin-1 from 0xA0 on.
+            let message = if byte >= 0xa0 {
+                message.with(
+                    "latin1",
+                    Msg::new(MsgId::NotUtf8Latin1).arg("char", char::from(byte)),
+                )
+            } else {
+                message.arg("latin1", "")
+            };
+            Err(Diagnostic {
+                severity: Severity::Error,
+                file: path.to_path_buf(),
+                line,
+                column,
+                message,
+                hint: Some(Msg::new(MsgId::NotUtf8Hint)),
+            })
+        }
+    }
 }
 
 /// Reads a policy from in-memory files (name, text), as [`load`] would from disk.
 pub fn from_texts(files: &[(&str, &str)]) -> Result<Policy, PolicyError> {
+    let root = files.first().map_or(Path::new(""), |(p, _)| Path::new(p));
     compile::compile(
         files
             .iter()
             .map(|(p, t)| compile::Source {
                 path: PathBuf::from(p),
-                text: t.to_string(),
+                text: t.strip_prefix('\u{feff}').unwrap_or(t).to_string(),
             })
             .collect(),
+        root,
     )
 }
 
-fn whole_file(path: &Path, message: String, hint: Option<String>) -> Diagnostic {
+fn whole_file(path: &Path, message: Msg, hint: Option<Msg>) -> Diagnostic {
     Diagnostic {
         severity: Severity::Error,
         file: path.to_path_buf(),
@@ -412,15 +508,15 @@ pub fn policy_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let meta = std::fs::metadata(path).map_err(|e| {
         whole_file(
             path,
-            format!("cannot read the policy: {e}"),
-            Some("give a policy file or a directory of *.toml files".into()),
+            Msg::new(MsgId::CannotReadPolicy).arg("reason", e),
+            Some(Msg::new(MsgId::CannotReadPolicyHint)),
         )
     })?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
     let entries = std::fs::read_dir(path)
-        .map_err(|e| whole_file(path, format!("cannot list the policy directory: {e}"), None))?;
+        .map_err(|e| whole_file(path, Msg::new(MsgId::CannotListDir).arg("reason", e), None))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -434,11 +530,8 @@ pub fn policy_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     if files.is_empty() {
         return Err(whole_file(
             path,
-            "the policy directory has no *.toml files".into(),
-            Some(
-                "add a site file with a [site] table and agency files with [[agency]] tables"
-                    .into(),
-            ),
+            Msg::new(MsgId::NoTomlFiles),
+            Some(Msg::new(MsgId::NoTomlFilesHint)),
         ));
     }
     Ok(files)

@@ -7,7 +7,9 @@ use toml::Spanned;
 use super::names::valid_id;
 use super::{
     super::{
-        Agency, Direction, Limits, Override, PerDirection, Prefix, Schedule, Tier, clock, defaults,
+        Agency, Direction, Limits, Msg, MsgId, Override, PerDirection, Prefix, Schedule, Tier,
+        clock, defaults,
+        messages::{direction, week_time},
         rate, raw,
     },
     Ctx,
@@ -22,6 +24,8 @@ pub(super) struct AgencyOut {
     pub(super) vlan_spans: Vec<Range<usize>>,
     pub(super) qinq_spans: Vec<Range<usize>>,
     pub(super) prefix_spans: Vec<Range<usize>>,
+    /// Per compiled schedule and direction: where its guarantee is written (or the window).
+    pub(super) schedule_spans: Vec<PerDirection<Range<usize>>>,
 }
 
 pub(super) fn compile_agency(
@@ -36,15 +40,20 @@ pub(super) fn compile_agency(
         cx.error(
             file,
             a.id.span(),
-            format!("agency id \"{id}\" is not allowed"),
-            Some("use lowercase letters, digits and '-', starting with a letter (e.g. \"dinkes\"); \"pass\" and \"drop\" are reserved".into()),
+            Msg::new(MsgId::BadAgencyId).arg("value", &id),
+            Some(Msg::new(MsgId::BadAgencyIdHint)),
         );
     }
     let weight = match &a.weight {
         None => defaults::WEIGHT,
         Some(w) if (1..=1000).contains(w.get_ref()) => *w.get_ref() as u32,
         Some(w) => {
-            cx.error(file, w.span(), format!("weight {} is out of range", w.get_ref()), Some("weights run from 1 to 1000; a weight-2 agency borrows twice the share of a weight-1 one".into()));
+            cx.error(
+                file,
+                w.span(),
+                Msg::new(MsgId::WeightRange).arg("value", w.get_ref()),
+                Some(Msg::new(MsgId::WeightHint)),
+            );
             defaults::WEIGHT
         }
     };
@@ -56,8 +65,8 @@ pub(super) fn compile_agency(
             cx.error(
                 file,
                 v.span(),
-                format!("VLAN id {vid} is out of range"),
-                Some("802.1Q VLAN ids run from 1 to 4094 (0 and 4095 are reserved)".into()),
+                Msg::new(MsgId::VlanRange).arg("value", vid),
+                Some(Msg::new(MsgId::VlanRangeHint)),
             );
             continue;
         }
@@ -72,8 +81,10 @@ pub(super) fn compile_agency(
             cx.error(
                 file,
                 q.span(),
-                format!("QinQ pair [{outer}, {inner}] is out of range"),
-                Some("write [outer, inner] with both VLAN ids from 1 to 4094".into()),
+                Msg::new(MsgId::QinqRange)
+                    .arg("outer", outer)
+                    .arg("inner", inner),
+                Some(Msg::new(MsgId::QinqHint)),
             );
             continue;
         }
@@ -88,27 +99,46 @@ pub(super) fn compile_agency(
                 prefixes.push(prefix);
                 prefix_spans.push(p.span());
             }
-            Err(e) => cx.error(file, p.span(), e, None),
+            Err((message, fix)) => {
+                let hint = match fix {
+                    Some(f) => {
+                        Msg::new(MsgId::WriteLike).arg("line", format!("prefixes = [\"{f}\"]"))
+                    }
+                    None => Msg::new(MsgId::PrefixHint),
+                };
+                cx.error(file, p.span(), message, Some(hint));
+            }
         }
     }
     if a.vlans.is_empty() && a.qinq.is_empty() {
         cx.error(
             file,
             a.id.span(),
-            format!("agency \"{id}\" has no VLAN"),
-            Some("add `vlans = [110]` (or `qinq = [[outer, inner]]`) so its traffic can be recognised".into()),
+            Msg::new(MsgId::NoVlan).arg("value", &id),
+            Some(Msg::new(MsgId::NoVlanHint)),
         );
     }
     let limits = PerDirection::new(
-        compile_limits(cx, file, &a.upload, Rate(capacity.upload)),
-        compile_limits(cx, file, &a.download, Rate(capacity.download)),
+        compile_limits(cx, file, &a.upload, "upload", Rate(capacity.upload)),
+        compile_limits(cx, file, &a.download, "download", Rate(capacity.download)),
     );
     let mut schedules = Vec::new();
     let mut schedule_spans = Vec::new();
+    let mut guarantee_spans = Vec::new();
     for s in &a.schedule {
         if let Some(c) = compile_schedule(cx, file, s, &limits, capacity) {
             schedules.push(c);
-            schedule_spans.push(s.get_ref().hours.span());
+            let r = s.get_ref();
+            schedule_spans.push(r.hours.span());
+            let at = |o: &Option<Spanned<raw::Override>>| {
+                o.as_ref().map_or(r.hours.span(), |o| {
+                    o.get_ref()
+                        .guaranteed
+                        .as_ref()
+                        .map_or(o.span(), |g| g.span())
+                })
+            };
+            guarantee_spans.push(PerDirection::new(at(&r.upload), at(&r.download)));
         }
     }
     // At most one schedule may hold at any moment, or which one applies would be a guess.
@@ -122,15 +152,14 @@ pub(super) fn compile_agency(
                     weekday: (m / 1440) as u8,
                     minute: (m % 1440) as u16,
                 };
-                let other = cx.place(file, schedule_spans[i].clone());
+                let other = cx.place(file, file, schedule_spans[i].clone());
                 cx.error(
                     file,
                     a.schedule[j].get_ref().hours.span(),
-                    format!("this schedule overlaps the one at {other} (both hold on {t})"),
-                    Some(
-                        "make the windows of one agency disjoint; at most one applies at a time"
-                            .into(),
-                    ),
+                    Msg::new(MsgId::ScheduleOverlap)
+                        .with("place", other)
+                        .with("time", week_time(t.weekday, t.minute)),
+                    Some(Msg::new(MsgId::ScheduleOverlapHint)),
                 );
             }
         }
@@ -152,6 +181,7 @@ pub(super) fn compile_agency(
         vlan_spans,
         qinq_spans,
         prefix_spans,
+        schedule_spans: guarantee_spans,
     }
 }
 
@@ -163,11 +193,13 @@ pub(super) fn first_overlap(a: &[(u32, u32)], b: &[(u32, u32)]) -> Option<u32> {
         .min()
 }
 
-/// Reads an amount ("10Mbps", "3%", "unlimited" when allowed) against the capacity.
+/// Reads an amount ("10Mbps", "3%", "unlimited" when allowed) against the capacity; `key`
+/// names it in the hint's example line.
 pub(super) fn amount(
     cx: &mut Ctx,
     file: usize,
     v: &Spanned<String>,
+    key: &str,
     capacity: Rate,
     unlimited_ok: bool,
 ) -> Option<u64> {
@@ -179,20 +211,16 @@ pub(super) fn amount(
         cx.error(
             file,
             v.span(),
-            "a guarantee cannot be unlimited",
-            Some("give a rate like \"10Mbps\" or a share like \"2%\"".into()),
+            Msg::new(MsgId::GuaranteeUnlimited),
+            Some(Msg::new(MsgId::WriteLike).arg("line", format!("{key} = \"10Mbps\""))),
         );
         return None;
     }
     match parse_amount(text) {
         Ok(a) => Some(a.resolve(capacity)),
         Err(e) => {
-            cx.error(
-                file,
-                v.span(),
-                e.0,
-                unlimited_ok.then(|| "or \"unlimited\" (up to the uplink's capacity)".into()),
-            );
+            let example = if key == "ceiling" { "50Mbps" } else { "10Mbps" };
+            cx.unit_error(file, v.span(), e, key, example);
             None
         }
     }
@@ -202,6 +230,7 @@ pub(super) fn compile_limits(
     cx: &mut Ctx,
     file: usize,
     raw: &Spanned<raw::Limit>,
+    key: &str,
     capacity: Rate,
 ) -> Limits {
     let r = raw.get_ref();
@@ -213,18 +242,13 @@ pub(super) fn compile_limits(
                 cx.error(
                     file,
                     b.span(),
-                    "`burst` must be longer than zero and at most 10s",
-                    Some("the bucket depth as time at the rate, e.g. \"100ms\"".into()),
+                    Msg::new(MsgId::BurstRange),
+                    Some(Msg::new(MsgId::BurstHint)),
                 );
                 defaults::BURST_TIME
             }
             Err(e) => {
-                cx.error(
-                    file,
-                    b.span(),
-                    e.0,
-                    Some("`burst` is the bucket depth as time at the rate, e.g. \"100ms\"".into()),
-                );
+                cx.unit_error(file, b.span(), e, "burst", "100ms");
                 defaults::BURST_TIME
             }
         },
@@ -235,7 +259,7 @@ pub(super) fn compile_limits(
             if rt.get_ref().trim() == "unlimited" {
                 (0, cap)
             } else {
-                let v = amount(cx, file, rt, capacity, false).unwrap_or(0);
+                let v = amount(cx, file, rt, "rate", capacity, false).unwrap_or(0);
                 (v, v.max(1))
             }
         }
@@ -243,41 +267,36 @@ pub(super) fn compile_limits(
             cx.error(
                 file,
                 rt.span(),
-                "`rate` cannot be combined with `guaranteed` or `ceiling`",
-                Some("`rate = X` is short for guaranteed = ceiling = X; keep one form".into()),
+                Msg::new(MsgId::RateWithGuaranteed),
+                Some(Msg::new(MsgId::RateWithGuaranteedHint)),
             );
             (0, cap)
         }
         (None, g, c) => {
             let gv = g
                 .as_ref()
-                .and_then(|g| amount(cx, file, g, capacity, false))
+                .and_then(|g| amount(cx, file, g, "guaranteed", capacity, false))
                 .unwrap_or(0);
             let cv = c
                 .as_ref()
-                .and_then(|c| amount(cx, file, c, capacity, true))
+                .and_then(|c| amount(cx, file, c, "ceiling", capacity, true))
                 .unwrap_or(cap);
             if g.is_none() && c.is_none() {
                 cx.error(
                     file,
                     raw.span(),
-                    "no `guaranteed`, `ceiling` or `rate`",
-                    Some("e.g. { guaranteed = \"10Mbps\", ceiling = \"50Mbps\" }".into()),
+                    Msg::new(MsgId::NoLimit),
+                    Some(Msg::new(MsgId::LimitHint).arg("key", key)),
                 );
             }
             if let (Some(gs), true) = (g, gv > cv) {
                 cx.error(
                     file,
                     gs.span(),
-                    format!(
-                        "the guarantee {} is above the ceiling {}",
-                        rate(gv),
-                        rate(cv)
-                    ),
-                    Some(
-                        "a guarantee is at most the ceiling; raise `ceiling` or lower `guaranteed`"
-                            .into(),
-                    ),
+                    Msg::new(MsgId::GuaranteeAboveCeiling)
+                        .arg("guaranteed", rate(gv))
+                        .arg("ceiling", rate(cv)),
+                    Some(Msg::new(MsgId::GuaranteeAboveCeilingHint).arg("ceiling", rate(cv))),
                 );
             }
             (gv, cv.max(1))
@@ -299,10 +318,13 @@ pub(super) fn compile_schedule(
 ) -> Option<Schedule> {
     let s = s.get_ref();
     let days = clock::parse_days(s.days.get_ref())
-        .map_err(|e| cx.error(file, s.days.span(), e, None))
+        .map_err(|e| {
+            let at = e.at.unwrap_or(s.days.span());
+            cx.error(file, at, e.message, Some(e.hint))
+        })
         .ok();
     let hours = clock::parse_hours(s.hours.get_ref())
-        .map_err(|e| cx.error(file, s.hours.span(), e, None))
+        .map_err(|e| cx.error(file, s.hours.span(), e, Some(Msg::new(MsgId::HoursHint))))
         .ok();
     let mut overrides = PerDirection::<Override>::default();
     for (dir, o) in [
@@ -315,17 +337,17 @@ pub(super) fn compile_schedule(
         let g = r
             .guaranteed
             .as_ref()
-            .and_then(|g| amount(cx, file, g, cap, false));
+            .and_then(|g| amount(cx, file, g, "guaranteed", cap, false));
         let c = r
             .ceiling
             .as_ref()
-            .and_then(|c| amount(cx, file, c, cap, true));
+            .and_then(|c| amount(cx, file, c, "ceiling", cap, true));
         if r.guaranteed.is_none() && r.ceiling.is_none() {
             cx.error(
                 file,
                 o.span(),
-                format!("this schedule's `{}` changes nothing", dir.as_str()),
-                Some("give `guaranteed` and/or `ceiling`".into()),
+                Msg::new(MsgId::OverrideNothing).arg("key", dir.as_str()),
+                Some(Msg::new(MsgId::OverrideHint).arg("key", dir.as_str())),
             );
         }
         let eff_g = g.unwrap_or(base[dir].guaranteed);
@@ -334,13 +356,15 @@ pub(super) fn compile_schedule(
             cx.error(
                 file,
                 o.span(),
-                format!(
-                    "during this schedule the {} guarantee {} is above the ceiling {}",
-                    dir.as_str(),
-                    rate(eff_g),
-                    rate(eff_c)
+                Msg::new(MsgId::ScheduleAboveCeiling)
+                    .with("dir", direction(dir))
+                    .arg("guaranteed", rate(eff_g))
+                    .arg("ceiling", rate(eff_c)),
+                Some(
+                    Msg::new(MsgId::ScheduleAboveCeilingHint)
+                        .arg("key", dir.as_str())
+                        .arg("guaranteed", rate(eff_g)),
                 ),
-                Some("a guarantee is at most the ceiling, also inside a schedule".into()),
             );
         }
         overrides[dir] = Override {
@@ -352,8 +376,8 @@ pub(super) fn compile_schedule(
         cx.error(
             file,
             s.hours.span(),
-            "this schedule changes nothing",
-            Some("add `upload = { guaranteed = ... }` and/or `download = { ... }`".into()),
+            Msg::new(MsgId::ScheduleNothing),
+            Some(Msg::new(MsgId::ScheduleNothingHint)),
         );
     }
     let (start, end) = hours?;

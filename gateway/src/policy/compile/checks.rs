@@ -3,7 +3,11 @@
 use std::{collections::HashMap, ops::Range};
 
 use super::{
-    super::{Direction, Prefix, clock, rate},
+    super::{
+        Direction, Msg, MsgId, Prefix, clock,
+        messages::{direction, week_time},
+        rate,
+    },
     Ctx,
     agency::AgencyOut,
     site::SiteOut,
@@ -17,59 +21,77 @@ pub(super) fn check_unique(cx: &mut Ctx, agencies: &[AgencyOut]) {
     for (ai, a) in agencies.iter().enumerate() {
         let id = a.agency.id.as_str();
         if let Some((f, span)) = ids.get(id) {
-            let other = cx.place(*f, span.clone());
+            let other = cx.place(a.file, *f, span.clone());
             cx.error(
                 a.file,
                 a.id_span.clone(),
-                format!("duplicate agency id \"{id}\""),
-                Some(format!(
-                    "\"{id}\" is already used at {other}; ids must be unique"
-                )),
+                Msg::new(MsgId::DuplicateId).arg("value", id),
+                Some(
+                    Msg::new(MsgId::DuplicateIdHint)
+                        .arg("value", id)
+                        .with("place", other),
+                ),
             );
         } else {
             ids.insert(id, (a.file, a.id_span.clone()));
         }
         for (vid, span) in a.agency.vlans.iter().zip(&a.vlan_spans) {
             if let Some((owner, f, s)) = vlans.get(vid) {
-                let other = cx.place(*f, s.clone());
-                let owner = &agencies[*owner].agency.id;
-                cx.error(
-                    a.file,
-                    span.clone(),
-                    format!("VLAN {vid} is already assigned to agency \"{owner}\""),
-                    Some(format!("see {other}; a VLAN belongs to one agency")),
-                );
+                let other = cx.place(a.file, *f, s.clone());
+                let (message, hint) = if *owner == ai {
+                    (
+                        Msg::new(MsgId::VlanTwice).arg("vlan", vid),
+                        Msg::new(MsgId::ListedTwiceHint).with("place", other),
+                    )
+                } else {
+                    (
+                        Msg::new(MsgId::VlanTaken)
+                            .arg("vlan", vid)
+                            .arg("agency", &agencies[*owner].agency.id),
+                        Msg::new(MsgId::VlanTakenHint).with("place", other),
+                    )
+                };
+                cx.error(a.file, span.clone(), message, Some(hint));
             } else {
                 vlans.insert(*vid, (ai, a.file, span.clone()));
             }
         }
         for (pair, span) in a.agency.qinq.iter().zip(&a.qinq_spans) {
             if let Some((owner, f, s)) = qinqs.get(pair) {
-                let other = cx.place(*f, s.clone());
-                let owner = &agencies[*owner].agency.id;
-                cx.error(
-                    a.file,
-                    span.clone(),
-                    format!(
-                        "QinQ pair [{}, {}] is already assigned to agency \"{owner}\"",
-                        pair.0, pair.1
-                    ),
-                    Some(format!("see {other}")),
-                );
+                let other = cx.place(a.file, *f, s.clone());
+                let (message, hint) = if *owner == ai {
+                    (
+                        Msg::new(MsgId::QinqTwice),
+                        Msg::new(MsgId::ListedTwiceHint).with("place", other),
+                    )
+                } else {
+                    (
+                        Msg::new(MsgId::QinqTaken).arg("agency", &agencies[*owner].agency.id),
+                        Msg::new(MsgId::QinqTakenHint).with("place", other),
+                    )
+                };
+                let message = message.arg("outer", pair.0).arg("inner", pair.1);
+                cx.error(a.file, span.clone(), message, Some(hint));
             } else {
                 qinqs.insert(*pair, (ai, a.file, span.clone()));
             }
         }
         for (p, span) in a.agency.prefixes.iter().zip(&a.prefix_spans) {
             if let Some((q, owner, f, s)) = prefixes.iter().find(|(q, ..)| q.overlaps(p)) {
-                let other = cx.place(*f, s.clone());
-                let owner = &agencies[*owner].agency.id;
-                cx.error(
-                    a.file,
-                    span.clone(),
-                    format!("prefix {p} overlaps {q} of agency \"{owner}\""),
-                    Some(format!("see {other}; an address belongs to one agency")),
-                );
+                let other = cx.place(a.file, *f, s.clone());
+                let (message, hint) = if *owner == ai {
+                    (
+                        Msg::new(MsgId::PrefixOverlapOwn),
+                        Msg::new(MsgId::PrefixOverlapOwnHint).with("place", other),
+                    )
+                } else {
+                    (
+                        Msg::new(MsgId::PrefixOverlap).arg("agency", &agencies[*owner].agency.id),
+                        Msg::new(MsgId::PrefixOverlapHint).with("place", other),
+                    )
+                };
+                let message = message.arg("prefix", p).arg("other", q);
+                cx.error(a.file, span.clone(), message, Some(hint));
             } else {
                 prefixes.push((*p, ai, a.file, span.clone()));
             }
@@ -78,7 +100,8 @@ pub(super) fn check_unique(cx: &mut Ctx, agencies: &[AgencyOut]) {
 }
 
 /// Σ guarantees ≤ capacity − headroom, at every moment of the week: checked at every point
-/// where some schedule starts or ends.
+/// where some schedule starts or ends. When one agency's schedule window is what pushes the
+/// sum over, the error points at that window; otherwise at the capacity.
 pub(super) fn check_guarantees(cx: &mut Ctx, site: &SiteOut, agencies: &[AgencyOut]) {
     let mut points: Vec<u32> = vec![0];
     for a in agencies {
@@ -113,27 +136,59 @@ pub(super) fn check_guarantees(cx: &mut Ctx, site: &SiteOut, agencies: &[AgencyO
                 .take(3)
                 .map(|(g, id)| format!("{id} {}", rate(*g)))
                 .collect();
-            let when = if timed {
-                format!(" on {t}")
-            } else {
-                String::new()
+            let top = top.join(", ");
+            let over = sum - usable;
+            // The window that raises a guarantee most at this moment, if lowering it alone
+            // would be enough.
+            let culprit = agencies
+                .iter()
+                .filter_map(|a| {
+                    let i = a.agency.schedules.iter().position(|s| s.covers(t))?;
+                    let g = a.agency.schedules[i].overrides[dir].guaranteed?;
+                    let raise = g.checked_sub(a.agency.limits[dir].guaranteed)?;
+                    let span = a.schedule_spans.get(i)?[dir].clone();
+                    Some((raise, g, a, span))
+                })
+                .max_by_key(|c| c.0)
+                .filter(|c| c.0 >= over);
+            let when = week_time(t.weekday, t.minute);
+            let message = |id| {
+                Msg::new(id)
+                    .with("dir", direction(dir))
+                    .arg("sum", rate(sum))
+                    .arg("usable", rate(usable))
+                    .arg("capacity", rate(site.site.capacity[dir]))
+                    .arg("headroom", rate(site.site.headroom[dir]))
             };
-            cx.error(
-                site.file,
-                site.capacity_span.clone(),
-                format!(
-                    "the {} guarantees add up to {}{when}, above the {} that can be promised ({} capacity minus {} headroom)",
-                    dir.as_str(),
-                    rate(sum),
-                    rate(usable),
-                    rate(site.site.capacity[dir]),
-                    rate(site.site.headroom[dir])
+            match culprit {
+                Some((_, g, a, span)) => cx.error(
+                    a.file,
+                    span,
+                    message(MsgId::GuaranteesOverInWindow).with("time", when),
+                    Some(
+                        Msg::new(MsgId::GuaranteesOverInWindowHint)
+                            .arg("agency", &a.agency.id)
+                            .arg("guaranteed", rate(g))
+                            .arg("fits", rate(g - over))
+                            .arg("key", dir.as_str())
+                            .arg("top", &top),
+                    ),
                 ),
-                Some(format!(
-                    "lower some guarantees (largest: {}), or raise `capacity` if more was purchased",
-                    top.join(", ")
-                )),
-            );
+                None => {
+                    let message = message(MsgId::GuaranteesOver);
+                    let message = if timed {
+                        message.with("when", Msg::new(MsgId::OnTime).with("time", when))
+                    } else {
+                        message.arg("when", "")
+                    };
+                    cx.error(
+                        site.file,
+                        site.capacity_span.clone(),
+                        message,
+                        Some(Msg::new(MsgId::GuaranteesOverHint).arg("top", &top)),
+                    )
+                }
+            }
             break;
         }
     }

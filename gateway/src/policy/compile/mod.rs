@@ -1,6 +1,9 @@
 //! Validation: raw policy files into a [`Policy`], every problem reported at once.
 
-use std::{ops::Range, path::PathBuf};
+use std::{
+    ops::Range,
+    path::{Path, PathBuf},
+};
 
 use toml::Spanned;
 
@@ -11,11 +14,12 @@ mod site;
 
 use agency::compile_agency;
 use checks::{check_guarantees, check_unique};
-use names::nearest_key_hint;
+pub(super) use names::edit_distance;
 use site::compile_site;
 
 use super::{
-    Diagnostic, Direction, PerDirection, Policy, PolicyError, Severity, Unclassified, rate, raw,
+    Diagnostic, Direction, Msg, MsgId, PerDirection, Policy, PolicyError, Severity, Unclassified,
+    messages::direction, rate, raw,
 };
 
 /// A policy file's name and text.
@@ -35,13 +39,17 @@ impl Ctx<'_> {
         line_col(&self.sources[file].text, span.start)
     }
 
-    /// "site.toml:12", for pointing at a second place in a message.
-    fn place(&self, file: usize, span: Range<usize>) -> String {
-        format!(
-            "{}:{}",
-            self.sources[file].path.display(),
-            self.at(file, span).0
-        )
+    /// A second place for a message about `from`: "line 12" in the same file, else
+    /// "site.toml:12".
+    fn place(&self, from: usize, file: usize, span: Range<usize>) -> Msg {
+        let line = self.at(file, span).0;
+        if from == file {
+            Msg::new(MsgId::LineN).arg("line", line)
+        } else {
+            Msg::new(MsgId::FileLine)
+                .arg("file", self.sources[file].path.display())
+                .arg("line", line)
+        }
     }
 
     fn push(
@@ -49,8 +57,8 @@ impl Ctx<'_> {
         severity: Severity,
         file: usize,
         span: Range<usize>,
-        message: String,
-        hint: Option<String>,
+        message: Msg,
+        hint: Option<Msg>,
     ) {
         let (line, column) = self.at(file, span);
         self.diags.push(Diagnostic {
@@ -63,24 +71,34 @@ impl Ctx<'_> {
         });
     }
 
-    fn error(
-        &mut self,
-        file: usize,
-        span: Range<usize>,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
-        self.push(Severity::Error, file, span, message.into(), hint);
+    fn error(&mut self, file: usize, span: Range<usize>, message: Msg, hint: Option<Msg>) {
+        self.push(Severity::Error, file, span, message, hint);
     }
 
-    fn warn(
+    fn warn(&mut self, file: usize, span: Range<usize>, message: Msg, hint: Option<Msg>) {
+        self.push(Severity::Warning, file, span, message, hint);
+    }
+
+    /// A value that could not be read as a rate, share or duration: the hint writes `key`
+    /// with the corrected value when it is clear, else with `example`.
+    fn unit_error(
         &mut self,
         file: usize,
         span: Range<usize>,
-        message: impl Into<String>,
-        hint: Option<String>,
+        e: crate::units::UnitError,
+        key: &str,
+        example: &str,
     ) {
-        self.push(Severity::Warning, file, span, message.into(), hint);
+        let line = match &e.fix {
+            Some(fix) => format!("{key} = \"{fix}\""),
+            None => format!("{key} = \"{example}\""),
+        };
+        self.error(
+            file,
+            span,
+            e.message,
+            Some(Msg::new(MsgId::WriteLike).arg("line", line)),
+        );
     }
 
     fn has_errors(&self) -> bool {
@@ -88,15 +106,20 @@ impl Ctx<'_> {
     }
 }
 
+/// Line and column (in characters, as editors count them) of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
     (line, column)
 }
 
-pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
+/// Validates the files of the policy at `root` (a file or a directory).
+pub fn compile(sources: Vec<Source>, root: &Path) -> Result<Policy, PolicyError> {
     let mut cx = Ctx {
         sources: &sources,
         diags: Vec::new(),
@@ -104,12 +127,18 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
     let mut parsed = Vec::new();
     let mut unreadable = false;
     for (i, src) in sources.iter().enumerate() {
-        match toml::from_str::<raw::File>(&src.text) {
+        match raw::read(&src.text) {
             Ok(raw) => parsed.push((i, raw)),
-            Err(e) => {
-                let message = e.message().trim().to_string();
-                let hint = nearest_key_hint(&message);
-                cx.error(i, e.span().unwrap_or(0..0), message, hint);
+            Err(problems) => {
+                for p in problems {
+                    let hint = match p.first_set {
+                        Some(at) => Some(
+                            Msg::new(MsgId::DuplicateKeyHint).with("place", cx.place(i, i, at..at)),
+                        ),
+                        None => p.hint,
+                    };
+                    cx.error(i, p.span, p.message, hint);
+                }
                 unreadable = true;
             }
         }
@@ -120,14 +149,12 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
     for (i, file) in parsed {
         if let Some(s) = file.site {
             if let Some((first, first_site)) = &site {
-                let first_place = cx.place(*first, first_site.span());
+                let first_place = cx.place(i, *first, first_site.span());
                 cx.error(
                     i,
                     s.span(),
-                    "a second [site] table",
-                    Some(format!(
-                        "the site is already defined at {first_place}; a policy has one [site]"
-                    )),
+                    Msg::new(MsgId::SecondSite),
+                    Some(Msg::new(MsgId::SecondSiteHint).with("place", first_place)),
                 );
             } else {
                 site = Some((i, s));
@@ -139,20 +166,23 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
     let site = match site {
         // A file that did not parse may well hold the site: say nothing more about it.
         None if unreadable => None,
+        // The policy as a whole lacks it: name the directory (or file), not one of its files.
         None => {
-            let file = sources
-                .first()
-                .map_or_else(PathBuf::new, |s| s.path.clone());
             cx.diags.push(super::whole_file(
-                &file,
-                "the policy has no [site] table".into(),
-                Some(
-                    "add [site] with `lan`, `wan` (the gateway's two ports) and `capacity`".into(),
-                ),
+                root,
+                Msg::new(MsgId::NoSite),
+                Some(Msg::new(MsgId::NoSiteHint)),
             ));
             None
         }
-        Some((i, s)) => Some((i, s.span(), compile_site(&mut cx, i, s.into_inner()))),
+        Some((i, s)) => {
+            let span = s.span();
+            Some((
+                i,
+                span.clone(),
+                compile_site(&mut cx, i, span, s.into_inner()),
+            ))
+        }
     };
     // Percentages need the capacity; without a valid site, agency values are still checked
     // against a placeholder so their own errors are reported too.
@@ -168,9 +198,12 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
     check_unique(&mut cx, &agencies);
 
     let Some((site_file, site_span, mut site)) = site else {
-        return Err(PolicyError {
-            diagnostics: cx.diags,
+        let mut diagnostics = cx.diags;
+        diagnostics.sort_by_key(|d| {
+            let file = sources.iter().position(|s| s.path == d.file);
+            (file.unwrap_or(usize::MAX), d.line, d.column)
         });
+        return Err(PolicyError { diagnostics });
     };
     if let Some((name, span)) = site.unclassified_name.take() {
         match agencies.iter().position(|a| a.agency.id == name) {
@@ -178,8 +211,8 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
             None => cx.error(
                 site_file,
                 span,
-                format!("`unclassified` names \"{name}\", which is not an agency"),
-                Some("write \"pass\", \"drop\" or the id of an agency of this policy".into()),
+                Msg::new(MsgId::UnclassifiedNotAgency).arg("value", name),
+                Some(Msg::new(MsgId::UnclassifiedHint)),
             ),
         }
     }
@@ -187,12 +220,10 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
         cx.error(
             site_file,
             site_span.clone(),
-            format!(
-                "{} agencies; the data plane holds at most {}",
-                agencies.len(),
-                gateway_common::MAX_AGENCIES
-            ),
-            None,
+            Msg::new(MsgId::TooManyAgencies)
+                .arg("count", agencies.len())
+                .arg("max", gateway_common::MAX_AGENCIES),
+            Some(Msg::new(MsgId::TooManyAgenciesHint)),
         );
     }
     if site.capacity_ok {
@@ -205,20 +236,24 @@ pub fn compile(sources: Vec<Source>) -> Result<Policy, PolicyError> {
                     cx.warn(
                         a.file,
                         a.id_span.clone(),
-                        format!(
-                            "agency \"{}\" has a {} ceiling of {}, above the uplink's {}: it can never be reached",
-                            a.agency.id,
-                            dir.as_str(),
-                            rate(l.ceiling),
-                            rate(cap)
-                        ),
-                        None,
+                        Msg::new(MsgId::CeilingAboveUplink)
+                            .arg("agency", &a.agency.id)
+                            .with("dir", direction(dir))
+                            .arg("ceiling", rate(l.ceiling))
+                            .arg("capacity", rate(cap)),
+                        Some(Msg::new(MsgId::CeilingAboveUplinkHint).arg("capacity", rate(cap))),
                     );
                 }
             }
         }
     }
 
+    // In the order of the files and of their text, as an editor would go through them.
+    let order = |d: &Diagnostic| {
+        let file = sources.iter().position(|s| s.path == d.file);
+        (file.unwrap_or(usize::MAX), d.line, d.column)
+    };
+    cx.diags.sort_by_key(order);
     if cx.has_errors() {
         return Err(PolicyError {
             diagnostics: cx.diags,

@@ -1,18 +1,7 @@
-//! Names admins write: agency ids, interface names, and the nearest valid key for a misspelt one.
+//! Names admins write: agency ids, interface names, and how far a misspelt word is from a valid one.
 
-/// "unknown field `rat`, expected `rate` or `burst`" → "did you mean `rate`?"
-pub(super) fn nearest_key_hint(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (bad, rest) = rest.split_once('`')?;
-    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    let (best, dist) = expected
-        .iter()
-        .map(|k| (*k, edit_distance(bad, k)))
-        .min_by_key(|(_, d)| *d)?;
-    (dist <= 2.max(bad.len() / 3)).then(|| format!("did you mean `{best}`?"))
-}
-
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, for "did you mean".
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

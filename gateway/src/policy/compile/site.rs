@@ -7,8 +7,8 @@ use toml::Spanned;
 use super::names::valid_ifname;
 use super::{
     super::{
-        Diagnostic, Direction, Fallback, Forwarding, PerDirection, Severity, Site, TimeZone,
-        Unclassified, XdpMode, defaults, rate, raw,
+        Direction, Fallback, Forwarding, Msg, MsgId, PerDirection, Site, TimeZone, Unclassified,
+        XdpMode, defaults, messages::direction, rate, raw,
     },
     Ctx,
 };
@@ -22,24 +22,19 @@ pub(super) struct SiteOut {
     pub(super) unclassified_name: Option<(String, Range<usize>)>,
 }
 
-pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
+pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw::Site) -> SiteOut {
     let mut capacity = PerDirection::<u64>::default();
     let mut capacity_ok = true;
     let mut capacity_span = 0..0;
     match &s.capacity {
         None => {
             capacity_ok = false;
-            let (line, column) = cx.at(file, s.lan.span());
-            cx.diags.push(Diagnostic {
-                severity: Severity::Error,
-                file: cx.sources[file].path.clone(),
-                line: line.saturating_sub(1).max(1),
-                column: column.min(1),
-                message: "the site has no `capacity`".into(),
-                hint: Some(
-                    "add what was purchased: capacity = { upload = \"500Mbps\", download = \"1Gbps\" }".into(),
-                ),
-            });
+            cx.error(
+                file,
+                span,
+                Msg::new(MsgId::NoCapacity),
+                Some(Msg::new(MsgId::CapacityHint)),
+            );
         }
         Some(c) => {
             capacity_span = c.span();
@@ -52,12 +47,7 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
                     Ok(r) => capacity[dir] = r.bits_per_second(),
                     Err(e) => {
                         capacity_ok = false;
-                        cx.error(
-                            file,
-                            v.span(),
-                            e.0,
-                            Some("the capacity is a rate, e.g. \"1Gbps\"".into()),
-                        );
+                        cx.unit_error(file, v.span(), e, dir.as_str(), "1Gbps");
                     }
                 }
             }
@@ -69,12 +59,7 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
         Some(h) => match parse_amount(h.get_ref()) {
             Ok(a) => a,
             Err(e) => {
-                cx.error(
-                    file,
-                    h.span(),
-                    e.0,
-                    Some("headroom is a rate or a share of the capacity, e.g. \"2%\"".into()),
-                );
+                cx.unit_error(file, h.span(), e, "headroom", "2%");
                 Amount::Percent(defaults::HEADROOM_PERCENT)
             }
         },
@@ -90,12 +75,10 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
             cx.error(
                 file,
                 span,
-                format!(
-                    "the headroom leaves nothing of the {} capacity of {}",
-                    dir.as_str(),
-                    rate(cap)
-                ),
-                Some("headroom is what is kept free below the capacity, e.g. \"2%\"".into()),
+                Msg::new(MsgId::HeadroomAll)
+                    .with("dir", direction(dir))
+                    .arg("rate", rate(cap)),
+                Some(Msg::new(MsgId::HeadroomHint)),
             );
             capacity_ok = false;
         }
@@ -105,7 +88,8 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
                     default: Duration,
                     min: Duration,
                     max: Duration,
-                    what: &str| {
+                    what: &str,
+                    example: &str| {
         match v {
             None => default,
             Some(v) => match parse_duration(v.get_ref()) {
@@ -114,13 +98,19 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
                     cx.error(
                         file,
                         v.span(),
-                        format!("`{what}` must be between {min:?} and {max:?}"),
-                        None,
+                        Msg::new(MsgId::DurationRange)
+                            .arg("key", what)
+                            .arg("min", format!("{min:?}"))
+                            .arg("max", format!("{max:?}")),
+                        Some(
+                            Msg::new(MsgId::WriteLike)
+                                .arg("line", format!("{what} = \"{example}\"")),
+                        ),
                     );
                     default
                 }
                 Err(e) => {
-                    cx.error(file, v.span(), e.0, None);
+                    cx.unit_error(file, v.span(), e, what, example);
                     default
                 }
             },
@@ -133,6 +123,7 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
         Duration::from_millis(100),
         Duration::from_secs(60),
         "tick",
+        "1s",
     );
     let expiry = duration(
         cx,
@@ -141,6 +132,7 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
         Duration::from_millis(100),
         Duration::from_secs(3600),
         "expiry",
+        "3s",
     );
     if let Some(e) = &s.expiry
         && expiry <= tick
@@ -148,14 +140,17 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
         cx.error(
             file,
             e.span(),
-            "`expiry` must be longer than `tick`, or every late tick would drop agencies to the fallback",
-            Some(format!("e.g. \"{}s\" (three ticks)", tick.as_secs_f64() * 3.0)),
+            Msg::new(MsgId::ExpiryNotAboveTick),
+            Some(Msg::new(MsgId::WriteLike).arg(
+                "line",
+                format!("expiry = \"{}s\"", tick.as_secs_f64() * 3.0),
+            )),
         );
     }
     let timezone = match &s.timezone {
         None => TimeZone::default(),
         Some(z) => TimeZone::parse(z.get_ref()).unwrap_or_else(|e| {
-            cx.error(file, z.span(), e, None);
+            cx.error(file, z.span(), e, Some(Msg::new(MsgId::TimeZoneHint)));
             TimeZone::default()
         }),
     };
@@ -164,9 +159,10 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
             cx.error(
                 file,
                 port.span(),
-                format!("\"{}\" is not a valid interface name", port.get_ref()),
-                Some(format!(
-                    "`{which}` is the name of a network interface, 1–15 characters, e.g. \"eth1\""
+                Msg::new(MsgId::BadInterface).arg("value", port.get_ref()),
+                Some(Msg::new(MsgId::WriteLike).arg(
+                    "line",
+                    format!("{which} = \"eth{}\"", if which == "lan" { 1 } else { 2 }),
                 )),
             );
         }
@@ -175,8 +171,8 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, s: raw::Site) -> SiteOut {
         cx.error(
             file,
             s.wan.span(),
-            "`lan` and `wan` are the same interface",
-            Some("the gateway sits between two ports: the agencies' trunk and the uplink".into()),
+            Msg::new(MsgId::SamePorts),
+            Some(Msg::new(MsgId::SamePortsHint)),
         );
     }
     let (unclassified, unclassified_name) = match &s.unclassified {
