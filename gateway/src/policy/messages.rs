@@ -169,8 +169,8 @@ catalogue! {
         id: "`{alias}` di MikroTik adalah kecepatan; di sini `burst` adalah kedalaman bucket sebagai waktu pada kecepatan itu, mis. `{line}`",
     }
     KnownKeys {
-        en: "the keys of {table} are {keys}",
-        id: "kunci yang dikenal di {table}: {keys}",
+        en: "the keys of {table} are {keys}, e.g. `{line}`",
+        id: "kunci yang dikenal di {table}: {keys}, mis. `{line}`",
     }
     MissingKey {
         en: "{table} has no `{key}`",

@@ -326,13 +326,16 @@ impl Walker {
                     .arg("key", name)
                     .with("table", table.clone()),
                 Some(hint.unwrap_or_else(|| {
-                    Msg::new(MsgId::KnownKeys).with("table", table.clone()).arg(
-                        "keys",
-                        keys.iter()
-                            .map(|k| format!("`{}`", k.name))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    )
+                    Msg::new(MsgId::KnownKeys)
+                        .with("table", table.clone())
+                        .arg(
+                            "keys",
+                            keys.iter()
+                                .map(|k| format!("`{}`", k.name))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        )
+                        .arg("line", keys[0].example)
                 })),
             );
         }

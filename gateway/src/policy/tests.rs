@@ -342,3 +342,175 @@ fn syntax_errors_have_positions() {
     assert_eq!(d.len(), 1, "{}", all(&d));
     assert_eq!(d[0].line, 2, "{}", d[0]);
 }
+
+/// Every key of every table, written with the example line the hints show: a valid policy.
+fn full_policy(mutate: impl Fn(&str, &str, &str) -> Option<String>) -> String {
+    use super::raw::{AGENCY, CAPACITY, LIMIT, OVERRIDE, SCHEDULE, SITE};
+    let line =
+        |table: &str, k: &raw::Key| mutate(table, k.name, k.example).unwrap_or(k.example.into());
+    let mut text = String::from("[site]\n");
+    for k in SITE {
+        if k.name == "capacity" {
+            let parts: Vec<String> = CAPACITY.iter().map(|c| line("capacity", c)).collect();
+            let whole = format!("capacity = {{ {} }}", parts.join(", "));
+            text.push_str(&mutate("site", "capacity", &whole).unwrap_or(whole));
+        } else {
+            text.push_str(&line("site", k));
+        }
+        text.push('\n');
+    }
+    text.push_str("\n[[agency]]\n");
+    for k in AGENCY.iter().filter(|k| k.name != "schedule") {
+        text.push_str(&line("agency", k));
+        text.push('\n');
+    }
+    let schedule = mutate("agency", "schedule", "[[agency.schedule]]");
+    text.push('\n');
+    match schedule {
+        Some(s) => text.push_str(&format!("{s}\n")),
+        None => {
+            text.push_str("[[agency.schedule]]\n");
+            for k in SCHEDULE {
+                if k.name == "download" {
+                    let parts: Vec<String> = OVERRIDE.iter().map(|o| line("override", o)).collect();
+                    let whole = format!("download = {{ {} }}", parts.join(", "));
+                    text.push_str(&mutate("schedule", "download", &whole).unwrap_or(whole));
+                } else {
+                    text.push_str(&line("schedule", k));
+                }
+                text.push('\n');
+            }
+        }
+    }
+    // Each key of a limit, alone in an agency of its own (`rate` excludes the others).
+    for (i, k) in LIMIT.iter().enumerate() {
+        let mut limit = line("limit", k);
+        if k.name == "burst" {
+            limit = format!("rate = \"1Mbps\", {limit}");
+        }
+        text.push_str(&format!(
+            "\n[[agency]]\nid = \"limit-{i}\"\nvlans = [{}]\nupload = {{ {limit} }}\ndownload = {{ rate = \"1Mbps\" }}\n",
+            200 + i
+        ));
+    }
+    text
+}
+
+/// The first error on `line` of the text, if any.
+fn error_on_line(text: &str, line: usize) -> Option<Diagnostic> {
+    errors(&[("p.toml", text)])
+        .into_iter()
+        .find(|d| d.line == line)
+}
+
+#[test]
+fn the_examples_in_hints_make_a_valid_policy() {
+    let text = full_policy(|_, _, _| None);
+    if let Err(e) = from_texts(&[("p.toml", &text)]) {
+        panic!("{text}\n{e}");
+    }
+}
+
+/// Walks every key of every table with a value of the wrong kind, an extra or malformed list
+/// item, and an unknown key beside it or inside it: each is refused, on its line, with a
+/// hint in both languages. Nothing written is silently ignored.
+#[test]
+fn every_key_refuses_extra_or_malformed_values() {
+    use super::raw::{AGENCY, CAPACITY, LIMIT, OVERRIDE, SCHEDULE, SITE};
+    let tables: [(&str, &[raw::Key]); 6] = [
+        ("site", SITE),
+        ("capacity", CAPACITY),
+        ("agency", AGENCY),
+        ("limit", LIMIT),
+        ("schedule", SCHEDULE),
+        ("override", OVERRIDE),
+    ];
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for (table, keys) in tables {
+        for k in keys {
+            let value = k.example.split_once(" = ").map_or("", |(_, v)| v);
+            let mut cases: Vec<(&str, String)> = Vec::new();
+            // A value of the wrong kind.
+            let wrong = if value.starts_with('"') { "5" } else { "\"x\"" };
+            cases.push(("wrong kind", format!("{} = {wrong}", k.name)));
+            if value.starts_with("[[") {
+                // One element too many in an inner list, and a malformed one.
+                cases.push(("extra item", k.example.replacen("]]", ", 5]]", 1)));
+                cases.push(("malformed item", k.example.replacen("]]", ", \"x\"]]", 1)));
+            } else if value.starts_with('[') {
+                let extra = if value.starts_with("[\"") {
+                    ", 5]"
+                } else {
+                    ", \"x\"]"
+                };
+                cases.push(("malformed item", k.example.replacen(']', extra, 1)));
+            } else if value.starts_with('{') {
+                cases.push((
+                    "unknown inner key",
+                    k.example.replacen(" }", ", extra = 1 }", 1),
+                ));
+            }
+            if k.name == "schedule" {
+                cases = vec![
+                    ("wrong kind", "schedule = \"x\"".into()),
+                    (
+                        "unknown key",
+                        "[[agency.schedule]]\ndays = [\"mon\"]\nhours = \"07:00-08:00\"\ndownload = { ceiling = \"1Gbps\" }\nextra = 1".into(),
+                    ),
+                ];
+            } else {
+                // An unknown key beside it: within an inline table, in the same braces.
+                let beside = match table {
+                    "capacity" | "limit" | "override" => format!("{}, extra = 1", k.example),
+                    _ => format!("{}\nextra = 1", k.example),
+                };
+                cases.push(("unknown key beside", beside));
+            }
+            for (what, replacement) in cases {
+                tried += 1;
+                let text =
+                    full_policy(|t, n, _| (t == table && n == k.name).then(|| replacement.clone()));
+                let marker = replacement.lines().last().unwrap_or("");
+                let line = text
+                    .lines()
+                    .position(|l| l.contains(marker))
+                    .map(|i| i + 1)
+                    .unwrap();
+                match error_on_line(&text, line) {
+                    None => failures.push(format!(
+                        "{table}.{} ({what}): accepted or refused elsewhere:\n{text}",
+                        k.name
+                    )),
+                    Some(d) if d.hint.is_none() => {
+                        failures.push(format!("{table}.{} ({what}): no hint: {d}", k.name))
+                    }
+                    Some(d) => {
+                        for lang in Lang::ALL {
+                            let shown = d.render(lang);
+                            assert!(shown.contains(&format!(":{line}:")), "{shown}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(tried > 60, "{tried} cases");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_top_level_takes_one_site_and_agency_tables() {
+    for text in [
+        "site = 5\n",
+        "[[site]]\nlan = \"eth1\"\n",
+        "agency = \"dinkes\"\n",
+        "[agency]\nid = \"dinkes\"\n",
+        "sites = 1\n",
+    ] {
+        let d = errors(&[("p.toml", text)]);
+        assert_eq!(d.len(), 1, "{text}: {}", all(&d));
+        assert_eq!(d[0].line, 1, "{}", d[0]);
+        assert!(d[0].hint.is_some(), "{}", d[0]);
+    }
+}
