@@ -77,7 +77,8 @@ fn check_reports_errors_with_positions_and_fails() {
 /// languages, as whole lines: `# expect: LINE:COLUMN: message` (English) and
 /// `# expect-id: LINE:COLUMN: pesan` (Bahasa Indonesia), and hints as `# hint: …` and
 /// `# hint-id: …`. Nothing else may be reported as an error, and every error has a hint.
-/// A file saved in Windows' "ANSI" encoding states its expectations in that encoding.
+/// A file saved in Windows' "ANSI" encoding states its expectations in that encoding; a
+/// directory states them in its `expect.txt`.
 #[test]
 fn broken_policies_fail_with_the_expected_messages_and_positions() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken-policies");
@@ -85,7 +86,12 @@ fn broken_policies_fail_with_the_expected_messages_and_positions() {
     let mut failures = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("tests/broken-policies exists") {
         let path = entry.unwrap().path();
-        let bytes = std::fs::read(&path).unwrap();
+        let stated = if path.is_dir() {
+            path.join("expect.txt")
+        } else {
+            path.clone()
+        };
+        let bytes = std::fs::read(&stated).unwrap();
         let text = String::from_utf8(bytes.clone())
             .unwrap_or_else(|_| bytes.iter().map(|&b| char::from(b)).collect());
         for (lang, severity, hint) in [("en", "error", "hint"), ("id", "kesalahan", "petunjuk")] {
@@ -157,7 +163,7 @@ fn broken_policies_fail_with_the_expected_messages_and_positions() {
         checked += 1;
     }
     assert!(
-        checked >= 8,
+        checked >= 20,
         "the corpus of broken policies is missing from {}",
         dir.display()
     );
@@ -194,4 +200,56 @@ fn every_policy_example_in_the_docs_is_valid() {
         }
     }
     assert!(checked >= 2, "the docs' policy examples were not found");
+}
+
+/// What Windows editors save: a byte-order mark and CRLF line ends simply work (positions
+/// counted without them); UTF-16 (Notepad's "Unicode") is named as such.
+#[test]
+fn files_saved_by_windows_editors() {
+    let dir = std::env::temp_dir().join(format!("opd-check-windows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = "[site]\nlan = \"eth1\"\nwan = \"eth2\"\ncapacity = { upload = \"1Gbps\", download = \"1Gbps\" }\n\n[[agency]]\nid = \"dispar\"\nname = \"Dinas Pariwisata & Kebudayaan \u{e9}\"\nvlans = [150]\nupload = { rate = \"10Mbps\" }\ndownload = { rate = \"10 furlongs\" }\n";
+    let windows = |text: &str| {
+        let mut bytes = vec![0xef, 0xbb, 0xbf];
+        bytes.extend(text.replace('\n', "\r\n").into_bytes());
+        bytes
+    };
+    let check = |name: &str, bytes: Vec<u8>| {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_opd-gateway"))
+            .args(["check", "--lang", "en"])
+            .arg(&file)
+            .output()
+            .expect("run opd-gateway check");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let valid = policy.replace("10 furlongs", "10Mbps");
+    let (status, err) = check("valid.toml", windows(&valid));
+    assert_eq!(status, Some(0), "{err}");
+    let (status, err) = check("bad.toml", windows(policy));
+    assert_eq!(status, Some(1), "{err}");
+    assert!(
+        err.contains("bad.toml:11:21: error: \"10 furlongs\": unknown unit \"furlongs\""),
+        "{err}"
+    );
+    let bad_site = valid.replace("\"eth1\"", "\"eth 1\"");
+    let (_, err) = check("site.toml", windows(&bad_site));
+    assert!(err.contains("site.toml:2:7: error: \"eth 1\""), "{err}");
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(valid.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let (status, err) = check("unicode.toml", utf16);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "unicode.toml:1:1: error: the file is UTF-16 (Notepad's \"Unicode\"), not UTF-8"
+        ),
+        "{err}"
+    );
 }

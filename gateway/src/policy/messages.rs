@@ -116,6 +116,10 @@ catalogue! {
         en: " (\"{char}\" in Windows' \"ANSI\" encoding)",
         id: " (\"{char}\" dalam pengodean \"ANSI\" Windows)",
     }
+    Utf16 {
+        en: "the file is UTF-16 (Notepad's \"Unicode\"), not UTF-8",
+        id: "berkas ini UTF-16 (\"Unicode\" di Notepad), bukan UTF-8",
+    }
     NotUtf8Hint {
         en: "save the file as UTF-8: in Notepad, File > Save As > Encoding: UTF-8; in vim, `:set fileencoding=utf-8` then `:w`",
         id: "simpan berkas sebagai UTF-8: di Notepad, File > Save As > Encoding: UTF-8; di vim, `:set fileencoding=utf-8` lalu `:w`",

@@ -446,6 +446,20 @@ fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
         Ok(text) => Ok(text
             .strip_prefix('\u{feff}')
             .map_or(text.clone(), str::to_string)),
+        // Notepad's "Unicode" is UTF-16 with a byte-order mark.
+        Err(e)
+            if e.as_bytes().starts_with(&[0xff, 0xfe])
+                || e.as_bytes().starts_with(&[0xfe, 0xff]) =>
+        {
+            Err(Diagnostic {
+                severity: Severity::Error,
+                file: path.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: Msg::new(MsgId::Utf16),
+                hint: Some(Msg::new(MsgId::NotUtf8Hint)),
+            })
+        }
         Err(e) => {
             let bytes = e.as_bytes();
             let good = e.utf8_error().valid_up_to();
