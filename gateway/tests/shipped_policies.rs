@@ -253,3 +253,50 @@ fn files_saved_by_windows_editors() {
         "{err}"
     );
 }
+
+/// The `check` output the README and the Bahasa Indonesia guide show is what `check` prints,
+/// in each language, for the policy they describe (a dinas file with a QinQ pair of three
+/// and MikroTik's `max-limit`, at lines 41 and 42).
+#[test]
+fn the_docs_show_real_check_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("opd-check-docs-{}", std::process::id()));
+    let policy = dir.join("policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(
+        policy.join("00-site.toml"),
+        "[site]\nlan = \"eth1\"\nwan = \"eth2\"\ncapacity = { upload = \"1Gbps\", download = \"1Gbps\" }\n",
+    )
+    .unwrap();
+    let mut dinas = "# Dinas\n".repeat(36);
+    dinas.push_str("[[agency]]\nid = \"disbud\"\nname = \"Dinas Pariwisata dan Kebudayaan\"\nvlans = [150]\nqinq = [[3000, 10, 5]]\nupload = { max-limit = \"50Mbps\" }\ndownload = { rate = \"10Mbps\" }\n");
+    std::fs::write(policy.join("30-dinas.toml"), dinas).unwrap();
+    let mut shown = 0;
+    for doc in ["README.md", "docs/MULAI-CEPAT.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some(lang) = line
+                .strip_prefix("$ opd-gateway check --lang ")
+                .and_then(|rest| rest.strip_suffix(" /etc/opd-gateway/policy"))
+            else {
+                continue;
+            };
+            let mut expected = Vec::new();
+            while let Some(l) = lines.next_if(|l| !l.starts_with('$') && !l.starts_with("```")) {
+                expected.push(l);
+            }
+            let out = Command::new(env!("CARGO_BIN_EXE_opd-gateway"))
+                .args(["check", "--lang", lang])
+                .arg(&policy)
+                .output()
+                .expect("run opd-gateway check");
+            let err = String::from_utf8_lossy(&out.stderr)
+                .replace(&policy.display().to_string(), "/etc/opd-gateway/policy");
+            assert_eq!(err.trim_end(), expected.join("\n"), "{doc}, --lang {lang}");
+            shown += 1;
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(shown >= 4, "the docs show check's output in both languages");
+}
