@@ -62,7 +62,7 @@ fn check_reports_errors_with_positions_and_fails() {
     // The language follows the locale when --lang is not given.
     let err_id = String::from_utf8_lossy(&id.stderr);
     assert!(
-        err_id.contains("bad.toml:8:19: kesalahan: \"10\" tidak bersatuan"),
+        err_id.contains("bad.toml:8:19: kesalahan: \"10\" tidak memiliki satuan"),
         "{err_id}"
     );
     assert_eq!(out.status.code(), Some(1));

@@ -74,8 +74,12 @@ catalogue! {
     Error { en: "error", id: "kesalahan" }
     Warning { en: "warning", id: "peringatan" }
     Hint { en: "hint", id: "petunjuk" }
+    OneErrorInPolicy {
+        en: "1 error in the policy",
+        id: "1 kesalahan dalam kebijakan",
+    }
     ErrorsInPolicy {
-        en: "{count} error(s) in the policy",
+        en: "{count} errors in the policy",
         id: "{count} kesalahan dalam kebijakan",
     }
     PolicyValid {
@@ -110,11 +114,11 @@ catalogue! {
     }
     NotUtf8 {
         en: "the file is not UTF-8: byte {byte}{latin1} here cannot be read",
-        id: "berkas ini bukan UTF-8: bita {byte}{latin1} di sini tidak dapat dibaca",
+        id: "berkas ini bukan UTF-8: byte {byte}{latin1} di sini tidak dapat dibaca",
     }
     NotUtf8Latin1 {
         en: " (\"{char}\" in Windows' \"ANSI\" encoding)",
-        id: " (\"{char}\" dalam pengodean \"ANSI\" Windows)",
+        id: " (\"{char}\" dalam encoding \"ANSI\" Windows)",
     }
     Utf16 {
         en: "the file is UTF-16 (Notepad's \"Unicode\"), not UTF-8",
@@ -145,6 +149,42 @@ catalogue! {
     TooDeepHint {
         en: "a policy nests at most a list in a list, e.g. `qinq = [[3000, 10]]`",
         id: "kebijakan paling dalam memuat daftar di dalam daftar, mis. `qinq = [[3000, 10]]`",
+    }
+    SyntaxUnquoted {
+        en: "this value is neither text in quotes nor a number",
+        id: "nilai ini bukan teks dalam tanda kutip dan bukan angka",
+    }
+    SyntaxQuote {
+        en: "a double quote is missing around this text",
+        id: "tanda kutip ganda di sekitar teks ini kurang",
+    }
+    SyntaxNoValue {
+        en: "a key without `= value`",
+        id: "kunci tanpa `= nilai`",
+    }
+    SyntaxHeader {
+        en: "this table header is not closed with `]`",
+        id: "judul tabel ini tidak ditutup dengan `]`",
+    }
+    SyntaxHeaderHint {
+        en: "write the headers as `[site]`, `[[agency]]` and `[[agency.schedule]]`",
+        id: "tulis judul tabel sebagai `[site]`, `[[agency]]` dan `[[agency.schedule]]`",
+    }
+    SyntaxInlineTable {
+        en: "a table `{ … }` is not closed, or a comma is missing between its keys",
+        id: "tabel `{ … }` tidak ditutup, atau koma di antara kuncinya kurang",
+    }
+    SyntaxList {
+        en: "a list `[ … ]` is not closed, or a comma is missing between its items",
+        id: "daftar `[ … ]` tidak ditutup, atau koma di antara isinya kurang",
+    }
+    SyntaxTrailing {
+        en: "something follows the value on this line",
+        id: "ada sesuatu setelah nilai di baris ini",
+    }
+    SyntaxTrailingHint {
+        en: "one `key = value` per line, a comment after `#`, e.g. `lan = \"eth1\"  # trunk to the agencies`",
+        id: "satu `kunci = nilai` per baris, komentar setelah `#`, mis. `lan = \"eth1\"  # trunk ke OPD`",
     }
     Syntax {
         en: "this is not valid TOML: {detail}",
@@ -312,7 +352,7 @@ catalogue! {
     }
     NoUnit {
         en: "\"{value}\" has no unit",
-        id: "\"{value}\" tidak bersatuan",
+        id: "\"{value}\" tidak memiliki satuan",
     }
     InBytes {
         en: "\"{value}\": \"{unit}\" is ambiguous or in bytes; rates are in bits per second: \"{bits}\" (megabits) or \"{bytes}\" if you meant megabytes",

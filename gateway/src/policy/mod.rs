@@ -398,11 +398,11 @@ impl PolicyError {
             out.push_str(&d.render(lang));
             out.push('\n');
         }
-        out.push_str(
-            &Msg::new(MsgId::ErrorsInPolicy)
-                .arg("count", self.errors().count())
-                .text(lang),
-        );
+        let summary = match self.errors().count() {
+            1 => Msg::new(MsgId::OneErrorInPolicy),
+            n => Msg::new(MsgId::ErrorsInPolicy).arg("count", n),
+        };
+        out.push_str(&summary.text(lang));
         out
     }
 }

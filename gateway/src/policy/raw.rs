@@ -212,11 +212,20 @@ pub struct Problem {
 pub fn read(text: &str) -> Result<File, Vec<Problem>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
-        // What follows a syntax error is a guess of the parser's: report only the errors.
-        return Err(errors
-            .iter()
-            .map(|e| syntax_problem(e, doc.get_ref(), text))
-            .collect());
+        // What follows a syntax error is a guess of the parser's: report only the errors,
+        // each kind once per line (recovery may find the same mistake twice).
+        let mut problems: Vec<Problem> = Vec::new();
+        for e in &errors {
+            let p = syntax_problem(e, doc.get_ref(), text);
+            let line = |at: usize| text[..at.min(text.len())].matches('\n').count();
+            if !problems
+                .iter()
+                .any(|q| q.message == p.message && line(q.span.start) == line(p.span.start))
+            {
+                problems.push(p);
+            }
+        }
+        return Err(problems);
     }
     let mut w = Walker {
         problems: Vec::new(),
@@ -233,7 +242,7 @@ pub fn read(text: &str) -> Result<File, Vec<Problem>> {
 }
 
 /// The TOML parser's own errors, in the admin's words: the one place where its messages are
-/// read.
+/// read. Those admins meet most are named; any other keeps the parser's words.
 fn syntax_problem(e: &toml::de::Error, doc: &DeTable, text: &str) -> Problem {
     let span = e.span().unwrap_or(0..0);
     let detail = e.message().trim();
@@ -261,10 +270,68 @@ fn syntax_problem(e: &toml::de::Error, doc: &DeTable, text: &str) -> Problem {
             first_set: None,
         };
     }
+    let write_like = |line: &str| Some(Msg::new(MsgId::WriteLike).arg("line", line));
+    let (message, hint) = match detail.split(", expected").next().unwrap_or(detail) {
+        "string values must be quoted" => {
+            let bare = text.get(span.clone()).unwrap_or("").trim();
+            let line = text[..span.start.min(text.len())]
+                .rsplit('\n')
+                .next()
+                .unwrap_or("");
+            let key = line.split('=').next().unwrap_or("").trim();
+            let hint = if bare.starts_with(|c: char| c.is_ascii_digit()) {
+                // Numbers side by side: a list missing its commas.
+                write_like("vlans = [110, 111]")
+            } else if !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && !bare.contains(['[', ']', '{', '}', '"'])
+            {
+                write_like(&format!("{key} = \"{bare}\""))
+            } else {
+                Some(Msg::new(MsgId::SyntaxHint))
+            };
+            (Msg::new(MsgId::SyntaxUnquoted), hint)
+        }
+        "invalid basic string" | "invalid multi-line basic string" | "missing opening quote" => (
+            Msg::new(MsgId::SyntaxQuote),
+            Some(Msg::new(MsgId::SyntaxHint)),
+        ),
+        "key with no value"
+        | "missing value"
+        | "missing value for key"
+        | "missing assignment between key-value pairs" => (
+            Msg::new(MsgId::SyntaxNoValue),
+            Some(Msg::new(MsgId::SyntaxHint)),
+        ),
+        "unclosed table" | "unclosed array table" | "missing table open" => (
+            Msg::new(MsgId::SyntaxHeader),
+            Some(Msg::new(MsgId::SyntaxHeaderHint)),
+        ),
+        "unclosed inline table"
+        | "missing comma between key-value pairs"
+        | "missing inline table opening" => (
+            Msg::new(MsgId::SyntaxInlineTable),
+            write_like("capacity = { upload = \"500Mbps\", download = \"1Gbps\" }"),
+        ),
+        "unclosed array" | "missing comma between array elements" | "missing array opening" => (
+            Msg::new(MsgId::SyntaxList),
+            write_like("vlans = [110, 111]"),
+        ),
+        "unexpected key or value" | "unexpected content" => (
+            Msg::new(MsgId::SyntaxTrailing),
+            Some(Msg::new(MsgId::SyntaxTrailingHint)),
+        ),
+        _ => (
+            Msg::new(MsgId::Syntax).arg("detail", detail),
+            Some(Msg::new(MsgId::SyntaxHint)),
+        ),
+    };
     Problem {
         span,
-        message: Msg::new(MsgId::Syntax).arg("detail", detail),
-        hint: Some(Msg::new(MsgId::SyntaxHint)),
+        message,
+        hint,
         first_set: None,
     }
 }
