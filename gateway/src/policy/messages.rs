@@ -105,8 +105,8 @@ catalogue! {
         id: "direktori kebijakan tidak berisi berkas *.toml",
     }
     NoTomlFilesHint {
-        en: "add a site file with a [site] table (e.g. 00-site.toml) and agency files with [[agency]] tables",
-        id: "tambahkan berkas situs dengan tabel [site] (mis. 00-site.toml) dan berkas OPD dengan tabel [[agency]]",
+        en: "add a site file such as 00-site.toml starting with `[site]`, and agency files with `[[agency]]` tables",
+        id: "tambahkan berkas situs seperti 00-site.toml yang diawali `[site]`, dan berkas OPD berisi tabel `[[agency]]`",
     }
     CannotReadFile {
         en: "cannot read the file: {reason}",
@@ -658,8 +658,8 @@ catalogue! {
         id: "VLAN {vlan} sudah dipakai OPD \"{agency}\"",
     }
     VlanTakenHint {
-        en: "see {place}; a VLAN belongs to one agency",
-        id: "lihat {place}; satu VLAN hanya milik satu OPD",
+        en: "see {place}; a VLAN belongs to one agency: give this one its own, e.g. `vlans = [{free}]`",
+        id: "lihat {place}; satu VLAN hanya milik satu OPD: beri OPD ini VLAN sendiri, mis. `vlans = [{free}]`",
     }
     VlanTwice {
         en: "VLAN {vlan} is listed twice in this agency",
@@ -678,8 +678,8 @@ catalogue! {
         id: "pasangan QinQ [{outer}, {inner}] tertulis dua kali di OPD ini",
     }
     QinqTakenHint {
-        en: "see {place}; a QinQ pair belongs to one agency",
-        id: "lihat {place}; satu pasangan QinQ hanya milik satu OPD",
+        en: "see {place}; a QinQ pair belongs to one agency: give this one its own, e.g. `qinq = [[{outer}, {free}]]`",
+        id: "lihat {place}; satu pasangan QinQ hanya milik satu OPD: beri OPD ini pasangan sendiri, mis. `qinq = [[{outer}, {free}]]`",
     }
     PrefixOverlap {
         en: "prefix {prefix} overlaps {other} of agency \"{agency}\"",
@@ -702,8 +702,8 @@ catalogue! {
         id: "jumlah jaminan {dir} mencapai {sum}{when}, melebihi {usable} yang dapat dijanjikan (kapasitas {capacity} dikurangi headroom {headroom})",
     }
     GuaranteesOverHint {
-        en: "lower some guarantees (largest: {top}), or raise `capacity` if more was purchased",
-        id: "turunkan sebagian jaminan (terbesar: {top}), atau naikkan `capacity` jika membeli lebih",
+        en: "lower some guarantees (largest: {top}), e.g. `guaranteed = \"{fits}\"` for \"{agency}\", or raise `capacity` if more was purchased",
+        id: "turunkan sebagian jaminan (terbesar: {top}), mis. `guaranteed = \"{fits}\"` untuk \"{agency}\", atau naikkan `capacity` jika membeli lebih",
     }
     GuaranteesOverInWindow {
         en: "during this schedule the {dir} guarantees add up to {sum} on {time}, above the {usable} that can be promised ({capacity} capacity minus {headroom} headroom)",
@@ -862,6 +862,29 @@ mod tests {
             let ind = id.template(Lang::Id);
             assert!(!en.trim().is_empty() && !ind.trim().is_empty(), "{id:?}");
             assert_eq!(placeholders(en), placeholders(ind), "{id:?}: {en} | {ind}");
+        }
+    }
+
+    /// A hint shows a correct line (in backquotes), except those that point at the other
+    /// line of a conflict, which stays as it is.
+    #[test]
+    fn hints_show_a_line() {
+        const POINTERS: &[MsgId] = &[
+            MsgId::DuplicateKeyHint,
+            MsgId::DuplicateKeyNoPlaceHint,
+            MsgId::ListedTwiceHint,
+            MsgId::SecondSiteHint,
+            MsgId::PrefixOverlapHint,
+            MsgId::PrefixOverlapOwnHint,
+        ];
+        for id in MsgId::ALL {
+            let name = format!("{id:?}");
+            if !name.ends_with("Hint") || *id == MsgId::Hint || POINTERS.contains(id) {
+                continue;
+            }
+            for lang in Lang::ALL {
+                assert!(id.template(lang).contains('`'), "{name} in {lang:?}");
+            }
         }
     }
 

@@ -18,6 +18,21 @@ pub(super) fn check_unique(cx: &mut Ctx, agencies: &[AgencyOut]) {
     let mut vlans: HashMap<u16, (usize, usize, Range<usize>)> = HashMap::new();
     let mut qinqs: HashMap<(u16, u16), (usize, usize, Range<usize>)> = HashMap::new();
     let mut prefixes: Vec<(Prefix, usize, usize, Range<usize>)> = Vec::new();
+    // For hints: the next VLAN id (and inner id of a QinQ pair) no agency uses.
+    let used: std::collections::HashSet<u16> = agencies
+        .iter()
+        .flat_map(|a| a.agency.vlans.iter().copied())
+        .collect();
+    let pairs: std::collections::HashSet<(u16, u16)> = agencies
+        .iter()
+        .flat_map(|a| a.agency.qinq.iter().copied())
+        .collect();
+    let free = |after: u16, taken: &dyn Fn(u16) -> bool| {
+        (after + 1..=4094)
+            .chain(1..after)
+            .find(|v| !taken(*v))
+            .unwrap_or(after)
+    };
     for (ai, a) in agencies.iter().enumerate() {
         let id = a.agency.id.as_str();
         if let Some((f, span)) = ids.get(id) {
@@ -48,7 +63,9 @@ pub(super) fn check_unique(cx: &mut Ctx, agencies: &[AgencyOut]) {
                         Msg::new(MsgId::VlanTaken)
                             .arg("vlan", vid)
                             .arg("agency", &agencies[*owner].agency.id),
-                        Msg::new(MsgId::VlanTakenHint).with("place", other),
+                        Msg::new(MsgId::VlanTakenHint)
+                            .with("place", other)
+                            .arg("free", free(*vid, &|v| used.contains(&v))),
                     )
                 };
                 cx.error(a.file, span.clone(), message, Some(hint));
@@ -67,7 +84,10 @@ pub(super) fn check_unique(cx: &mut Ctx, agencies: &[AgencyOut]) {
                 } else {
                     (
                         Msg::new(MsgId::QinqTaken).arg("agency", &agencies[*owner].agency.id),
-                        Msg::new(MsgId::QinqTakenHint).with("place", other),
+                        Msg::new(MsgId::QinqTakenHint)
+                            .with("place", other)
+                            .arg("outer", pair.0)
+                            .arg("free", free(pair.1, &|v| pairs.contains(&(pair.0, v)))),
                     )
                 };
                 let message = message.arg("outer", pair.0).arg("inner", pair.1);
@@ -131,6 +151,7 @@ pub(super) fn check_guarantees(cx: &mut Ctx, site: &SiteOut, agencies: &[AgencyO
                 continue;
             }
             parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+            let (largest, largest_id) = parts[0];
             let top: Vec<String> = parts
                 .iter()
                 .take(3)
@@ -185,7 +206,12 @@ pub(super) fn check_guarantees(cx: &mut Ctx, site: &SiteOut, agencies: &[AgencyO
                         site.file,
                         site.capacity_span.clone(),
                         message,
-                        Some(Msg::new(MsgId::GuaranteesOverHint).arg("top", &top)),
+                        Some(
+                            Msg::new(MsgId::GuaranteesOverHint)
+                                .arg("top", &top)
+                                .arg("agency", largest_id)
+                                .arg("fits", rate(largest.saturating_sub(over).max(1))),
+                        ),
                     )
                 }
             }
