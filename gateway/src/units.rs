@@ -21,10 +21,12 @@ impl Rate {
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The largest unit with at most two decimals: "1.125Mbps" would read as a thousand
+        // to an Indonesian eye (and is refused as ambiguous), "1125kbps" cannot.
         let (div, unit) = match self.0 {
-            r if r >= 1_000_000_000 && r % 1_000_000 == 0 => (1e9, "Gbps"),
-            r if r >= 1_000_000 && r % 1_000 == 0 => (1e6, "Mbps"),
-            r if r >= 1_000 => (1e3, "kbps"),
+            r if r >= 1_000_000_000 && r % 10_000_000 == 0 => (1e9, "Gbps"),
+            r if r >= 1_000_000 && r % 10_000 == 0 => (1e6, "Mbps"),
+            r if r >= 1_000 && r % 10 == 0 => (1e3, "kbps"),
             _ => (1.0, "bps"),
         };
         let v = self.0 as f64 / div;
@@ -125,6 +127,28 @@ fn parse_number(num: &str, unit: &str, whole: &str, kind: Kind) -> Result<f64, U
         return Err(UnitError::new(
             value(MsgId::Exponent).arg("fixed", &fixed),
             fixed,
+        ));
+    }
+    // "1.000Mbps": a thousand as Indonesian writes it, or one as English does.
+    let groups: Vec<&str> = num.split('.').collect();
+    if groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()))
+    {
+        let thousands = format!("{}{unit}", groups.concat());
+        if groups.len() > 2 {
+            return Err(UnitError::new(
+                value(MsgId::ThousandsPoints).arg("fixed", &thousands),
+                thousands,
+            ));
+        }
+        let decimal: f64 = num.parse().unwrap_or(0.0);
+        return Err(UnitError::new(
+            value(MsgId::AmbiguousPoint)
+                .arg("thousands", thousands)
+                .arg("decimal", format!("{}{unit}", format_num(decimal))),
+            None,
         ));
     }
     let cleaned = num.replace('_', "");
@@ -398,6 +422,22 @@ mod tests {
             refused(parse_rate("1e3Mbps")),
             (MsgId::Exponent, fix("1000Mbps"))
         );
+        assert_eq!(
+            refused(parse_rate("1.000Mbps")),
+            (MsgId::AmbiguousPoint, None)
+        );
+        assert!(
+            parse_rate("1.000Mbps")
+                .unwrap_err()
+                .to_string()
+                .contains("\"1000Mbps\" (thousands) or \"1Mbps\" (a decimal)")
+        );
+        assert_eq!(
+            refused(parse_rate("1.000.000bps")),
+            (MsgId::ThousandsPoints, fix("1000000bps"))
+        );
+        assert_eq!(parse_rate("1.5Gbps").unwrap(), Rate(1_500_000_000));
+        assert_eq!(parse_rate("2.25Mbps").unwrap(), Rate(2_250_000));
         assert_eq!(refused(parse_rate("fast")).0, MsgId::NoNumber);
         assert_eq!(refused(parse_rate("0Mbps")).0, MsgId::RateRange);
         assert_eq!(refused(parse_rate("1.2.3Mbps")).0, MsgId::NotANumber);
@@ -453,5 +493,19 @@ mod tests {
         assert_eq!(Rate(1_000_000_000).to_string(), "1Gbps");
         assert_eq!(Rate(2_500_000).to_string(), "2.5Mbps");
         assert_eq!(Rate(500_000).to_string(), "500kbps");
+        assert_eq!(Rate(1_125_000).to_string(), "1125kbps");
+        assert_eq!(Rate(1_234_000_000).to_string(), "1234Mbps");
+        // What is displayed reads back as the same rate.
+        for r in [
+            1,
+            999,
+            1_005,
+            1_125_000,
+            2_250_000,
+            979_999_999,
+            1_100_000_000,
+        ] {
+            assert_eq!(parse_rate(&Rate(r).to_string()), Ok(Rate(r)), "{r}");
+        }
     }
 }

@@ -84,7 +84,7 @@ catalogue! {
     }
     PolicyValid {
         en: "{path}: policy is valid: site \"{site}\", {agencies} agencies in {files} file(s), {warnings} warning(s)",
-        id: "{path}: kebijakan benar: situs \"{site}\", {agencies} OPD dalam {files} berkas, {warnings} peringatan",
+        id: "{path}: kebijakan valid: situs \"{site}\", {agencies} OPD dalam {files} berkas, {warnings} peringatan",
     }
 
     // Reading the files.
@@ -345,6 +345,14 @@ catalogue! {
     DecimalComma {
         en: "\"{value}\" has a decimal comma; write the decimal point: \"{fixed}\"",
         id: "\"{value}\" memakai koma desimal; tulis dengan titik desimal: \"{fixed}\"",
+    }
+    AmbiguousPoint {
+        en: "\"{value}\" can be read two ways: write \"{thousands}\" (thousands) or \"{decimal}\" (a decimal)",
+        id: "\"{value}\" dapat dibaca dua cara: tulis \"{thousands}\" (ribuan) atau \"{decimal}\" (desimal)",
+    }
+    ThousandsPoints {
+        en: "\"{value}\" separates thousands with points; write the digits alone: \"{fixed}\"",
+        id: "\"{value}\" memakai titik pemisah ribuan; tulis angkanya saja: \"{fixed}\"",
     }
     Exponent {
         en: "\"{value}\" is written with an exponent; write the digits and a unit, e.g. \"{fixed}\"",
