@@ -514,3 +514,96 @@ fn the_top_level_takes_one_site_and_agency_tables() {
         assert!(d[0].hint.is_some(), "{}", d[0]);
     }
 }
+
+/// Policies mutated at random (a fixed seed, so every run tries the same texts): whatever
+/// was written, reading never panics, and every error has a position in the file, or none
+/// for the file as a whole, and a hint.
+#[test]
+fn mutated_policies_are_refused_with_a_position_and_a_hint() {
+    // xorshift64*: the same sequence on every machine.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |below: usize| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) % below as u64) as usize
+    };
+    const PIECES: &[&str] = &[
+        "\"",
+        "'",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "=",
+        "\n",
+        " ",
+        "#",
+        "1",
+        "-",
+        ".",
+        "e",
+        "x",
+        "\u{e9}",
+        "\r",
+        "\\",
+        "[[",
+        "]]",
+        "0x",
+        "_",
+        "%",
+        "Mbps",
+        "99999999999999999999",
+        "\u{feff}",
+        "tier",
+        "vlans",
+        "qinq",
+        "= [[1, 2, 3]]",
+        "= {",
+        "= true",
+        "1979-05-27",
+    ];
+    let base = full_policy(|_, _, _| None);
+    let mut refused = 0;
+    for _ in 0..3000 {
+        let mut text = base.clone();
+        for _ in 0..1 + next(3) {
+            let mut at = next(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mut end = (at + next(6)).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let piece = PIECES[next(PIECES.len())];
+            match next(3) {
+                0 => text.insert_str(at, piece),
+                1 => text.replace_range(at..end, ""),
+                _ => text.replace_range(at..end, piece),
+            }
+        }
+        let lines = text.lines().count() + 1;
+        let result = std::panic::catch_unwind(|| from_texts(&[("p.toml", &text)]));
+        let Ok(result) = result else {
+            panic!("reading panicked on:\n{text}");
+        };
+        let Err(e) = result else { continue };
+        refused += 1;
+        for d in e.errors() {
+            assert!(
+                d.line <= lines && (d.line == 0) == (d.column == 0),
+                "{d}\nin:\n{text}"
+            );
+            assert!(d.hint.is_some(), "{d}\nhas no hint, in:\n{text}");
+            for lang in Lang::ALL {
+                assert!(!d.render(lang).is_empty());
+            }
+        }
+    }
+    assert!(
+        refused > 1000,
+        "only {refused} of the mutated policies were refused"
+    );
+}
