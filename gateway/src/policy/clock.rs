@@ -127,6 +127,15 @@ pub fn parse_days(items: &[Spanned<String>]) -> Result<[bool; 7], DaysError> {
     }
     for item in items {
         let text = item.get_ref().trim();
+        if let Some(fixed) = english_days(text) {
+            return Err(DaysError {
+                at: Some(item.span()),
+                message: Msg::new(MsgId::DayInIndonesian)
+                    .arg("value", text)
+                    .arg("fixed", &fixed),
+                hint: Msg::new(MsgId::WriteLike).arg("line", format!("days = [\"{fixed}\"]")),
+            });
+        }
         let unknown = |d: &str| DaysError {
             at: Some(item.span()),
             message: Msg::new(MsgId::UnknownDay).arg("value", d),
@@ -161,10 +170,42 @@ pub fn parse_days(items: &[Spanned<String>]) -> Result<[bool; 7], DaysError> {
     Ok(days)
 }
 
+/// "senin-jumat" as the policy writes it ("mon-fri"), if every day in it is Indonesian.
+fn english_days(item: &str) -> Option<String> {
+    const HARI: [&[&str]; 7] = [
+        &["senin", "sen"],
+        &["selasa", "sel"],
+        &["rabu", "rab"],
+        &["kamis", "kam"],
+        &["jumat", "jum'at", "jum"],
+        &["sabtu", "sab"],
+        &["minggu", "ahad", "min"],
+    ];
+    let day = |d: &str| {
+        let d = d.trim().to_lowercase();
+        HARI.iter()
+            .position(|names| names.contains(&d.as_str()))
+            .map(|i| DAY_NAMES[i])
+    };
+    match item.split_once('-') {
+        Some((a, b)) => Some(format!("{}-{}", day(a)?, day(b)?)),
+        None => day(item).map(str::to_string),
+    }
+}
+
 /// Parses "07:30-16:00" into (start, end) minutes; end 24:00 is allowed; a window whose end
 /// is before its start runs past midnight ("22:00-06:00").
 pub fn parse_hours(s: &str) -> Result<(u16, u16), Msg> {
     let s = s.trim();
+    // "07.30-16.00", as times are written in Indonesian.
+    if s.contains('.') && !s.contains(':') {
+        let fixed = s.replace('.', ":");
+        if parse_hours(&fixed).is_ok() {
+            return Err(Msg::new(MsgId::HoursWithDots)
+                .arg("value", s)
+                .arg("fixed", fixed));
+        }
+    }
     let bad = || Msg::new(MsgId::NotAWindow).arg("value", s);
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let minute = |t: &str| -> Result<u16, Msg> {
@@ -208,6 +249,7 @@ pub fn week_ranges(days: &[bool; 7], start: u16, end: u16) -> Vec<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Lang;
 
     #[test]
     fn indonesian_zones_and_offsets() {
@@ -280,8 +322,18 @@ mod tests {
             days(&["fri-mon"]).unwrap_err().message.id(),
             MsgId::DaysBackwards
         );
-        let e = days(&["mon", "senin"]).unwrap_err();
+        let e = days(&["mon", "someday"]).unwrap_err();
         assert_eq!((e.at, e.message.id()), (Some(10..15), MsgId::UnknownDay));
+        let e = days(&["Senin-Jumat"]).unwrap_err();
+        assert_eq!(e.message.id(), MsgId::DayInIndonesian);
+        assert_eq!(
+            e.hint.text(Lang::En),
+            "write it like this: `days = [\"mon-fri\"]`"
+        );
+        assert_eq!(
+            parse_hours("07.30-16.00").unwrap_err().text(Lang::En),
+            "\"07.30-16.00\": write the hours with a colon: \"07:30-16:00\""
+        );
         assert_eq!(parse_hours("07:30-16:00").unwrap(), (450, 960));
         assert_eq!(parse_hours("22:00-06:00").unwrap(), (1320, 360));
         assert_eq!(parse_hours("00:00-24:00").unwrap(), (0, 1440));

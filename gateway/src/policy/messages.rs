@@ -627,6 +627,14 @@ catalogue! {
         en: "unknown day \"{value}\"",
         id: "hari \"{value}\" tidak dikenal",
     }
+    DayInIndonesian {
+        en: "\"{value}\": days are written in English here: \"{fixed}\"",
+        id: "\"{value}\": nama hari ditulis dalam bahasa Inggris di sini: \"{fixed}\"",
+    }
+    HoursWithDots {
+        en: "\"{value}\": write the hours with a colon: \"{fixed}\"",
+        id: "\"{value}\": tulis jam dengan titik dua: \"{fixed}\"",
+    }
     DaysBackwards {
         en: "day range \"{value}\" runs backwards",
         id: "rentang hari \"{value}\" terbalik",

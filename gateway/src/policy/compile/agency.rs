@@ -324,7 +324,15 @@ pub(super) fn compile_schedule(
         })
         .ok();
     let hours = clock::parse_hours(s.hours.get_ref())
-        .map_err(|e| cx.error(file, s.hours.span(), e, Some(Msg::new(MsgId::HoursHint))))
+        .map_err(|e| {
+            let hint = if e.id() == MsgId::HoursWithDots {
+                let fixed = s.hours.get_ref().trim().replace('.', ":");
+                Msg::new(MsgId::WriteLike).arg("line", format!("hours = \"{fixed}\""))
+            } else {
+                Msg::new(MsgId::HoursHint)
+            };
+            cx.error(file, s.hours.span(), e, Some(hint))
+        })
         .ok();
     let mut overrides = PerDirection::<Override>::default();
     for (dir, o) in [
