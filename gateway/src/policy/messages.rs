@@ -240,9 +240,9 @@ catalogue! {
         en: "`{key}` must be one of {choices}, not \"{found}\"",
         id: "`{key}` harus salah satu dari {choices}, bukan \"{found}\"",
     }
-    NumberTooLarge {
-        en: "{number} is far too large for `{key}`",
-        id: "{number} terlalu besar untuk `{key}`",
+    NumberOutOfRange {
+        en: "{number} is far out of range for `{key}`",
+        id: "{number} jauh di luar jangkauan `{key}`",
     }
     QinqPairLength {
         en: "a QinQ pair has two VLAN ids, [outer, inner]; this one has {count}",

@@ -459,7 +459,7 @@ impl Walker {
                 Err(_) => {
                     self.problem(
                         v.span(),
-                        Msg::new(MsgId::NumberTooLarge)
+                        Msg::new(MsgId::NumberOutOfRange)
                             .arg("number", i)
                             .arg("key", key.name),
                         Some(Msg::new(MsgId::WriteLike).arg("line", key.example)),
