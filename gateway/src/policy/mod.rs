@@ -18,8 +18,6 @@ use std::{
     time::Duration,
 };
 
-use serde::Deserialize;
-
 pub use clock::{LocalTime, TimeZone};
 pub use gateway_common::{Direction, PerDirection, Tier};
 pub use messages::{Lang, Msg, MsgId};
@@ -96,8 +94,7 @@ impl Site {
 }
 
 /// How frames that pass the policer reach the other port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forwarding {
     /// XDP_REDIRECT from one port to the other: no Linux bridge needed.
     Redirect,
@@ -106,8 +103,7 @@ pub enum Forwarding {
 }
 
 /// Where the XDP programs run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XdpMode {
     /// In the driver (fast; needs driver support).
     Native,
@@ -116,8 +112,7 @@ pub enum XdpMode {
 }
 
 /// The static division the data plane applies when the daemon stops refreshing rates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallback {
     /// Each agency at its guarantee: never oversubscribed, but idle capacity is wasted.
     Guaranteed,
