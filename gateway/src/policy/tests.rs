@@ -607,3 +607,12 @@ fn mutated_policies_are_refused_with_a_position_and_a_hint() {
         "only {refused} of the mutated policies were refused"
     );
 }
+
+#[test]
+fn an_unreadable_file_hides_no_agency_from_the_others() {
+    let site = format!("{SITE}unclassified = \"wifi\"\n");
+    let wifi = "[[agency]]\nid = \"wifi\"\nvlans = [300]\nupload = { rate = \"1Mbps\" }\ndownload = { rate = 1 }\n";
+    let d = errors(&[("00-site.toml", &site), ("60-wifi.toml", wifi)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!(d[0].file, std::path::Path::new("60-wifi.toml"));
+}

@@ -208,6 +208,8 @@ pub fn compile(sources: Vec<Source>, root: &Path) -> Result<Policy, PolicyError>
     if let Some((name, span)) = site.unclassified_name.take() {
         match agencies.iter().position(|a| a.agency.id == name) {
             Some(idx) => site.site.unclassified = Unclassified::Agency(idx),
+            // The agency may be in a file that could not be read.
+            None if unreadable => {}
             None => cx.error(
                 site_file,
                 span,
