@@ -574,7 +574,7 @@ catalogue! {
         id: "`burst` adalah kedalaman bucket sebagai waktu pada kecepatan itu, mis. `burst = \"100ms\"`",
     }
     CeilingAboveUplink {
-        en: "agency \"{agency}\" has a {dir} ceiling of {ceiling}, above the uplink's {capacity}: it can never be reached",
+        en: "the {dir} ceiling of agency \"{agency}\", {ceiling}, is above the uplink's {capacity}: it can never be reached",
         id: "OPD \"{agency}\" memiliki batas atas {dir} {ceiling}, di atas kapasitas uplink {capacity}: tidak akan pernah tercapai",
     }
     CeilingAboveUplinkHint {

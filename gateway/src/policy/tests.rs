@@ -322,7 +322,7 @@ fn a_ceiling_above_the_uplink_is_a_warning() {
     let p = from_texts(&[("p.toml", &text)]).unwrap();
     assert_eq!(p.warnings.len(), 1);
     assert!(p.warnings[0].to_string().contains(
-        "warning: agency \"a\" has a upload ceiling of 2Gbps, above the uplink's 500Mbps"
+        "warning: the upload ceiling of agency \"a\", 2Gbps, is above the uplink's 500Mbps"
     ));
 }
 
