@@ -82,10 +82,11 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
             "drops",
             "borrowed"
         )?;
-        let mut total = 0;
+        let (mut total, mut dropped) = (0, 0);
         for a in &s.agencies {
             let f = a.flow(dir);
             total += f.rate_bps;
+            dropped += f.dropped_bps;
             let id: String = a.id.chars().take(18).collect();
             writeln!(
                 out,
@@ -104,7 +105,7 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
         }
         writeln!(
             out,
-            "{:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<9} {:<18} {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "",
             "total",
             "",
@@ -112,7 +113,22 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
             "",
             "",
             "",
-            mbps(total)
+            mbps(total),
+            "",
+            mbps(dropped)
+        )?;
+        let (carried, capacity) = (s.carried(dir), s.capacity(dir));
+        writeln!(
+            out,
+            "{:<9} uplink carried (rate + drops) {} of {} Mbps purchased ({:.0}%)",
+            "",
+            mbps(carried),
+            mbps(capacity),
+            if capacity > 0 {
+                carried as f64 * 100.0 / capacity as f64
+            } else {
+                0.0
+            }
         )?;
     }
     writeln!(

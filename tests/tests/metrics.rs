@@ -53,6 +53,8 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
         "opd_gateway_agency_demand_bytes_per_second",
         "opd_gateway_uplink_capacity_bytes_per_second",
         "opd_gateway_uplink_utilisation_ratio",
+        "opd_gateway_uplink_carried_bytes_per_second",
+        "opd_gateway_uplink_carried_ratio",
         "opd_gateway_tick_duration_seconds_bucket",
         "opd_gateway_policy_reloads_total",
         "opd_gateway_policy_last_success_timestamp_seconds",
@@ -185,6 +187,32 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     assert!(
         table.contains("vlan130") && table.contains("DOWNLOAD") && table.contains("24.0"),
         "{table}"
+    );
+    // Flooded at twice their limits, the agencies took twice what they passed of the
+    // uplink: the dropped half crossed it too.
+    let offered: f64 = limits.iter().map(|mbps| 2.0 * mbps * 1e6).sum();
+    let carried = query("opd_gateway_uplink_carried_bytes_per_second{direction=\"download\"} * 8");
+    eprintln!("PromQL carried (bit/s): {carried:?}, offered {offered}");
+    assert_eq!(carried.len(), 1, "{carried:?}");
+    assert!(
+        (carried[0].1 / offered - 1.0).abs() <= 0.1,
+        "carried {} vs offered {offered}",
+        carried[0].1
+    );
+    let line = table
+        .lines()
+        .filter(|l| l.contains("uplink carried (rate + drops)"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no download carried line: {table}"));
+    let shown: f64 = line
+        .split("drops) ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        (shown * 1e6 / offered - 1.0).abs() <= 0.1,
+        "status shows {shown} Mbps carried, {offered} offered: {line}"
     );
     for f in flows {
         f.finish();

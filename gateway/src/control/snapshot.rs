@@ -34,6 +34,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// What agencies' frames took of the uplink in a direction over the last tick, passed
+    /// or dropped, bits/s.
+    pub fn carried(&self, dir: gateway_common::Direction) -> u64 {
+        self.agencies
+            .iter()
+            .map(|a| a.flows[dir].passed_rate + a.flows[dir].dropped_rate)
+            .sum()
+    }
+
     pub(super) fn new(policy: &Policy, tracked: &[Tracked], ticks: u64) -> Snapshot {
         let site = &policy.site;
         Snapshot {

@@ -285,6 +285,7 @@ impl Exporter {
                 .map(|a| a.flows[dir].passed_rate)
                 .sum();
             let usable = snapshot.usable[dir];
+            let carried = snapshot.carried(dir);
             f.gauge(
                 "opd_gateway_uplink_capacity_bytes_per_second",
                 "The uplink's purchased capacity.",
@@ -303,6 +304,22 @@ impl Exporter {
                 &labels,
                 if usable > 0 {
                     passed as f64 / usable as f64
+                } else {
+                    0.0
+                },
+            );
+            f.gauge(
+                "opd_gateway_uplink_carried_bytes_per_second",
+                "Agencies' frames that reached the gateway over the last tick, passed or dropped: what they took of the uplink (a download frame dropped here has already crossed it).",
+                &labels,
+                carried as f64 / 8.0,
+            );
+            f.gauge(
+                "opd_gateway_uplink_carried_ratio",
+                "Agencies' frames passed or dropped over the last tick as a share of the purchased capacity; above 1 in the download direction, the upstream router's queue decides who gets what.",
+                &labels,
+                if snapshot.capacity[dir] > 0 {
+                    carried as f64 / snapshot.capacity[dir] as f64
                 } else {
                     0.0
                 },

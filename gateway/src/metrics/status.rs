@@ -102,4 +102,18 @@ impl Status {
     pub fn usable(&self, dir: Direction) -> u64 {
         self.usable_bps[dir.index()]
     }
+
+    /// What was purchased in a direction, bits/s.
+    pub fn capacity(&self, dir: Direction) -> u64 {
+        self.capacity_bps[dir.index()]
+    }
+
+    /// What agencies' frames took of the uplink in a direction over the last tick, passed
+    /// or dropped, bits/s.
+    pub fn carried(&self, dir: Direction) -> u64 {
+        self.agencies
+            .iter()
+            .map(|a| a.flow(dir).rate_bps + a.flow(dir).dropped_bps)
+            .sum()
+    }
 }
