@@ -10,8 +10,9 @@
 //! 3. The allocator's time per tick against a proportional split.
 //! 4. Accuracy under 2× UDP overload from 1 to 500 Mbps.
 //! 5. The daemon's memory and CPU.
-//! 6. TCP through the policer against HTB at the same rate, with a delay line for RTT, and
-//!    the policer's tuning (ECN marking, bucket depth).
+//! 6. TCP through the policer against HTB at the same rate, CUBIC and BBR, 1 to 16 flows,
+//!    RTTs from 0 to 80 ms by a delay line: goodput, retransmitted share, timeouts, queueing
+//!    delay; and the policer's tuning (ECN marking, bucket depth).
 //! 7. Sharing: uplink use when oversubscribed and the time until a waking agency has its
 //!    guarantee, against fixed packages.
 //! 8. Closed-loop traffic: TCP transfers from idle, sustained downloads and web-like
@@ -21,7 +22,8 @@
 //! section of BENCHMARKS.md.
 //!
 //! For quick partial runs: OPD_BENCH_REPEAT (rounds), OPD_BENCH_MODES (forwarding modes by
-//! index), OPD_BENCH_RTT and OPD_BENCH_FLOWS (TCP cases), OPD_BENCH_CLOSED (parts of the
+//! index), OPD_BENCH_CC, OPD_BENCH_RTT and OPD_BENCH_FLOWS (TCP cases, comma-separated
+//! lists), OPD_BENCH_TUNING=0 (TCP without the tuning rows), OPD_BENCH_CLOSED (parts of the
 //! closed-loop section).
 
 mod accuracy;

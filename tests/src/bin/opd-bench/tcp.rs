@@ -34,21 +34,22 @@ impl Shaper {
     }
 }
 
-/// The shapers compared in every case: the policer as shipped, with ECN, and HTB.
-const SHAPERS: [Shaper; 3] = [
+/// The shapers compared in every case: the policer as shipped, and HTB.
+const SHAPERS: [Shaper; 2] = [
     Shaper::Policer {
         burst: "100ms",
         ecn: false,
     },
+    Shaper::Htb,
+];
+
+/// The policer's other settings, against the first of [`SHAPERS`], in the cases
+/// [`tuned`] picks: ECN, and other bucket depths.
+const TUNING: [Shaper; 3] = [
     Shaper::Policer {
         burst: "100ms",
         ecn: true,
     },
-    Shaper::Htb,
-];
-
-/// The other bucket depths, against the 100 ms of [`SHAPERS`].
-const DEPTHS: [Shaper; 2] = [
     Shaper::Policer {
         burst: "25ms",
         ecn: false,
@@ -59,11 +60,24 @@ const DEPTHS: [Shaper; 2] = [
     },
 ];
 
+/// The cases the policer's other settings are measured in: CUBIC at no added delay and at
+/// 40 ms.
+fn tuned(case: &CaseKey) -> bool {
+    case.cc == "cubic" && (case.rtt_ms == 0 || case.rtt_ms == 40)
+}
+
 /// One TCP run's figures.
 struct TcpRun {
     /// TCP goodput / the agency's rate.
     goodput: f64,
-    retransmits: f64,
+    /// Of the segments the senders sent, the share sent again (the whole run, slow start
+    /// included), as the sending host's TCP counts them.
+    retransmitted: f64,
+    /// The same after the warm-up, as iperf3 counts them.
+    retransmitted_steady: f64,
+    /// Retransmission timeouts and tail loss probes at the senders.
+    timeouts: f64,
+    loss_probes: f64,
     /// Ping round trip under load, median and 90th percentile, ms; and the idle one.
     ping_median: f64,
     ping_p90: f64,
@@ -74,8 +88,63 @@ struct TcpRun {
     relay_lost: f64,
 }
 
+impl TcpRun {
+    /// Loaded ping above the idle one: what the shaper's queue adds.
+    fn queueing_ms(&self) -> f64 {
+        self.ping_median - self.ping_idle
+    }
+}
+
 const TCP_MBPS: u64 = 20;
 const TCP_SECONDS: u64 = 10;
+
+/// TCP counters of a namespace's hosts (`/proc/net/snmp` and `/proc/net/netstat`).
+#[derive(Clone, Copy, Default)]
+struct TcpCounters {
+    out_segs: f64,
+    retrans_segs: f64,
+    timeouts: f64,
+    loss_probes: f64,
+}
+
+impl TcpCounters {
+    fn read(ns: &Netns) -> TcpCounters {
+        ns.enter(|| {
+            // The calling thread's namespace, not the process's.
+            let read = |file: &str| {
+                std::fs::read_to_string(format!("/proc/thread-self/net/{file}"))
+                    .unwrap_or_else(|e| panic!("read /proc/thread-self/net/{file}: {e}"))
+            };
+            let (snmp, netstat) = (read("snmp"), read("netstat"));
+            let field = |text: &str, prefix: &str, name: &str| -> f64 {
+                // Each group is a line of names and a line of values, both with `prefix`.
+                let mut lines = text.lines().filter(|l| l.starts_with(prefix));
+                let (names, values) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+                names
+                    .split_whitespace()
+                    .zip(values.split_whitespace())
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no {prefix} {name} in /proc/net"))
+            };
+            TcpCounters {
+                out_segs: field(&snmp, "Tcp:", "OutSegs"),
+                retrans_segs: field(&snmp, "Tcp:", "RetransSegs"),
+                timeouts: field(&netstat, "TcpExt:", "TCPTimeouts"),
+                loss_probes: field(&netstat, "TcpExt:", "TCPLossProbes"),
+            }
+        })
+    }
+
+    fn since(self, earlier: TcpCounters) -> TcpCounters {
+        TcpCounters {
+            out_segs: self.out_segs - earlier.out_segs,
+            retrans_segs: self.retrans_segs - earlier.retrans_segs,
+            timeouts: self.timeouts - earlier.timeouts,
+            loss_probes: self.loss_probes - earlier.loss_probes,
+        }
+    }
+}
 
 /// The round-trip times ping prints, in ms, and how many of `count` got no answer.
 fn ping(ns: &Netns, to: std::net::Ipv4Addr, count: u32) -> (Vec<f64>, u32) {
@@ -95,9 +164,10 @@ fn ping(ns: &Netns, to: std::net::Ipv4Addr, count: u32) -> (Vec<f64>, u32) {
     (times, lost)
 }
 
-/// `flows` TCP streams (iperf3) downloading through one agency limited to TCP_MBPS, with
-/// `rtt` added by a delay line upstream, and ping beside them.
-fn tcp_run(shaper: Shaper, flows: usize, rtt: Duration) -> TcpRun {
+/// `flows` TCP streams (iperf3, congestion control `cc`) downloading through one agency
+/// limited to TCP_MBPS, with `rtt` added by a delay line upstream, and ping beside them.
+fn tcp_run(shaper: Shaper, case: &CaseKey) -> TcpRun {
+    let (flows, rtt) = (case.flows, Duration::from_millis(case.rtt_ms));
     let vid = 110u16;
     let rate = TCP_MBPS * 1_000_000;
     let forwarding = match shaper {
@@ -138,6 +208,7 @@ fn tcp_run(shaper: Shaper, flows: usize, rtt: Duration) -> TcpRun {
         .stdout(std::process::Stdio::null());
     let _server = Process::spawn(server, "iperf3 server");
     std::thread::sleep(Duration::from_millis(500));
+    let counted = TcpCounters::read(&h.upstream_side);
     let client = {
         let mut c = h.upstream_side.command("iperf3");
         c.args([
@@ -149,7 +220,8 @@ fn tcp_run(shaper: Shaper, flows: usize, rtt: Duration) -> TcpRun {
             "-O",
             "3",
         ])
-        .args(["-P", &flows.to_string(), "-t", &TCP_SECONDS.to_string()]);
+        .args(["-P", &flows.to_string(), "-t", &TCP_SECONDS.to_string()])
+        .args(["-C", case.cc]);
         std::thread::spawn(move || c.output().expect("run iperf3"))
     };
     // Ping in the middle of the measured seconds.
@@ -163,15 +235,22 @@ fn tcp_run(shaper: Shaper, flows: usize, rtt: Duration) -> TcpRun {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    let tcp = TcpCounters::read(&h.upstream_side).since(counted);
     let (relayed, relay_lost) = delay.finish();
     let end = &json["end"];
     let goodput = end["sum_received"]["bits_per_second"]
         .as_f64()
         .unwrap_or_else(|| panic!("iperf3 report without end.sum_received: {json}"));
-    let retransmits = end["sum_sent"]["retransmits"].as_f64().unwrap_or(f64::NAN);
+    // After the warm-up, iperf3 counts the senders' retransmitted segments and the bytes
+    // they sent: full segments of 1448 bytes (1500-byte MTU, TCP timestamps).
+    let sent_bytes = end["sum_sent"]["bytes"].as_f64().unwrap_or(f64::NAN);
+    let steady = end["sum_sent"]["retransmits"].as_f64().unwrap_or(f64::NAN);
     TcpRun {
         goodput: goodput / rate as f64,
-        retransmits,
+        retransmitted: tcp.retrans_segs / tcp.out_segs,
+        retransmitted_steady: steady / (sent_bytes / 1448.0),
+        timeouts: tcp.timeouts,
+        loss_probes: tcp.loss_probes,
         ping_median: percentile(&loaded, 0.5),
         ping_p90: percentile(&loaded, 0.9),
         ping_idle: percentile(&idle, 0.5),
@@ -192,7 +271,10 @@ fn tcp_median(runs: &[TcpRun]) -> TcpRun {
     };
     TcpRun {
         goodput: m(|r| r.goodput),
-        retransmits: m(|r| r.retransmits),
+        retransmitted: m(|r| r.retransmitted),
+        retransmitted_steady: m(|r| r.retransmitted_steady),
+        timeouts: m(|r| r.timeouts),
+        loss_probes: m(|r| r.loss_probes),
         ping_median: m(|r| r.ping_median),
         ping_p90: m(|r| r.ping_p90),
         ping_idle: m(|r| r.ping_idle),
@@ -202,16 +284,41 @@ fn tcp_median(runs: &[TcpRun]) -> TcpRun {
     }
 }
 
-/// (RTT ms, flows) of the TCP runs: every combination, or those OPD_BENCH_RTT and
-/// OPD_BENCH_FLOWS pick.
-fn tcp_cases() -> Vec<(u64, usize)> {
-    let pick = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok());
-    let (rtt, flows) = (pick("OPD_BENCH_RTT"), pick("OPD_BENCH_FLOWS"));
+/// One TCP case.
+#[derive(Clone, Copy)]
+struct CaseKey {
+    cc: &'static str,
+    rtt_ms: u64,
+    flows: usize,
+}
+
+/// The TCP cases: every combination of congestion control, RTT and flows, or those
+/// OPD_BENCH_CC, OPD_BENCH_RTT and OPD_BENCH_FLOWS pick (comma-separated lists).
+fn tcp_cases() -> Vec<CaseKey> {
+    let pick = |var: &str| -> Option<Vec<String>> {
+        let v = std::env::var(var).ok()?;
+        Some(v.split(',').map(|x| x.trim().to_string()).collect())
+    };
+    let has = |list: &Option<Vec<String>>, x: String| list.as_ref().is_none_or(|l| l.contains(&x));
+    let (ccs, rtts, flows) = (
+        pick("OPD_BENCH_CC"),
+        pick("OPD_BENCH_RTT"),
+        pick("OPD_BENCH_FLOWS"),
+    );
     let mut cases = Vec::new();
-    for r in [0u64, 40] {
-        for f in [1usize, 4, 16] {
-            if rtt.is_none_or(|x| x == r) && flows.is_none_or(|x| x == f as u64) {
-                cases.push((r, f));
+    for cc in ["cubic", "bbr"] {
+        for rtt_ms in [0u64, 2, 5, 10, 20, 40, 80] {
+            for f in [1usize, 4, 16] {
+                if has(&ccs, cc.into())
+                    && has(&rtts, rtt_ms.to_string())
+                    && has(&flows, f.to_string())
+                {
+                    cases.push(CaseKey {
+                        cc,
+                        rtt_ms,
+                        flows: f,
+                    });
+                }
             }
         }
     }
@@ -228,20 +335,25 @@ struct RelayTotals {
 /// `reps` runs of each shaper, interleaved.
 fn tcp_runs<const N: usize>(
     shapers: &[Shaper; N],
-    rtt_ms: u64,
-    flows: usize,
+    case: &CaseKey,
     reps: usize,
     relay: &mut RelayTotals,
 ) -> [Vec<TcpRun>; N] {
     let mut runs: [Vec<TcpRun>; N] = std::array::from_fn(|_| Vec::new());
     for _ in 0..reps {
         for (i, &shaper) in shapers.iter().enumerate() {
-            let r = tcp_run(shaper, flows, Duration::from_millis(rtt_ms));
+            let r = tcp_run(shaper, case);
             eprintln!(
-                "tcp: {} rtt {rtt_ms} ms, {flows} flows: goodput {:.3} retr {} ping {:.1}/{:.1} (idle {:.2}) lost {}",
+                "tcp: {} {} rtt {} ms, {} flows: goodput {:.3} resent {:.2}% ({:.2}% after warm-up) rto {} tlp {} ping {:.1}/{:.1} (idle {:.2}) lost {}",
                 shaper.name(),
+                case.cc,
+                case.rtt_ms,
+                case.flows,
                 r.goodput,
-                r.retransmits,
+                r.retransmitted * 100.0,
+                r.retransmitted_steady * 100.0,
+                r.timeouts,
+                r.loss_probes,
                 r.ping_median,
                 r.ping_p90,
                 r.ping_idle,
@@ -255,34 +367,28 @@ fn tcp_runs<const N: usize>(
     runs
 }
 
-fn tcp_line(name: &str, rtt_ms: u64, flows: usize, runs: &[TcpRun]) -> String {
+fn tcp_line(name: &str, case: &CaseKey, runs: &[TcpRun]) -> String {
     let col = |f: fn(&TcpRun) -> f64, digits: usize| Stats::of(runs.iter().map(f)).show(digits);
     format!(
-        "| {name} | {rtt_ms} ms | {flows} | {} | {} | {} | {} | {} | {} |",
+        "| {name} | {} | {} ms | {} | {} | {} | {} | {} | {} | {} | {} |",
+        case.cc,
+        case.rtt_ms,
+        case.flows,
         col(|r| r.goodput, 3),
-        col(|r| r.retransmits, 0),
+        col(|r| r.retransmitted * 100.0, 2),
+        col(|r| r.retransmitted_steady * 100.0, 2),
+        col(|r| r.timeouts, 0),
         col(|r| r.ping_idle, 2),
         col(|r| r.ping_median, 1),
-        col(|r| r.ping_p90, 1),
         col(|r| r.ping_lost, 0),
     )
 }
 
-/// One (RTT, flows) case: the runs of each of [`SHAPERS`] and of [`DEPTHS`].
+/// One case: the runs of each of [`SHAPERS`], and of [`TUNING`] where [`tuned`].
 struct Case {
-    rtt_ms: u64,
-    flows: usize,
-    shapers: [Vec<TcpRun>; 3],
-    depths: [Vec<TcpRun>; 2],
-}
-
-impl Case {
-    /// Medians: [policer, policer with ECN, HTB, 25 ms bucket, 400 ms bucket].
-    fn medians(&self) -> [TcpRun; 5] {
-        let [p, e, h] = &self.shapers;
-        let [d25, d400] = &self.depths;
-        [p, e, h, d25, d400].map(|runs| tcp_median(runs))
-    }
+    key: CaseKey,
+    shapers: [Vec<TcpRun>; 2],
+    tuning: Option<[Vec<TcpRun>; 3]>,
 }
 
 pub struct Report {
@@ -292,23 +398,26 @@ pub struct Report {
     relay: RelayTotals,
 }
 
-/// TCP through the policer and through HTB at the same rate, for 1, 4 and 16 flows at no
-/// added delay and at 40 ms; then the policer's bucket depth.
+/// TCP through the policer and through HTB at the same rate, for every case of
+/// [`tcp_cases`]; then the policer's other settings.
 pub fn run() -> Report {
-    let reps = repeat_count(3);
+    let reps = repeat_count(2);
     let tuning_reps = reps.div_ceil(2).max(1);
     let mut relay = RelayTotals::default();
     let mut cases: Vec<Case> = tcp_cases()
         .into_iter()
-        .map(|(rtt_ms, flows)| Case {
-            rtt_ms,
-            flows,
-            shapers: tcp_runs(&SHAPERS, rtt_ms, flows, reps, &mut relay),
-            depths: Default::default(),
+        .map(|key| Case {
+            key,
+            shapers: tcp_runs(&SHAPERS, &key, reps, &mut relay),
+            tuning: None,
         })
         .collect();
+    // OPD_BENCH_TUNING=0: the main comparison only.
+    let tuning = std::env::var("OPD_BENCH_TUNING").map_or(true, |v| v != "0");
     for case in &mut cases {
-        case.depths = tcp_runs(&DEPTHS, case.rtt_ms, case.flows, tuning_reps, &mut relay);
+        if tuning && tuned(&case.key) {
+            case.tuning = Some(tcp_runs(&TUNING, &case.key, tuning_reps, &mut relay));
+        }
     }
     if relay.lost > 0.0 {
         eprintln!(
@@ -324,6 +433,29 @@ pub fn run() -> Report {
     }
 }
 
+/// The drops issue's targets for the policer: resent ≤ 3% of segments at 5–80 ms and
+/// ≤ 6% at 2 ms; goodput ≥ 0.93 of the rate at 2–80 ms and ≥ 0.80 at no added delay;
+/// queueing delay ≤ 1 ms. Which of them a case misses (resent over the whole run).
+fn misses(key: &CaseKey, p: &TcpRun) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let resent_target = match key.rtt_ms {
+        0 => None,
+        2 => Some(0.06),
+        _ => Some(0.03),
+    };
+    if resent_target.is_some_and(|t| p.retransmitted > t) {
+        out.push("resent");
+    }
+    let goodput_target = if key.rtt_ms == 0 { 0.80 } else { 0.93 };
+    if p.goodput < goodput_target {
+        out.push("goodput");
+    }
+    if p.queueing_ms() > 1.0 {
+        out.push("delay");
+    }
+    out
+}
+
 impl Report {
     pub fn write(&self, report: &mut String) {
         let Report {
@@ -335,41 +467,75 @@ impl Report {
         let _ = writeln!(
             report,
             "\n## 6. TCP through a policed agency vs. HTB\n\n\
-             One agency's download limited to {TCP_MBPS} Mbps; iperf3 (CUBIC) from its upstream host, \
+             One agency's download limited to {TCP_MBPS} Mbps (guarantee = ceiling, so the division \
+             plays no part, default 100 ms bucket); iperf3 from its upstream host with CUBIC or BBR, \
              {TCP_SECONDS} s after 3 s of warm-up; ping from the agency's host to the upstream host \
              during the load (its replies share the limited direction). RTT is added by a delay \
-             line (an AF_PACKET relay holding frames) in front of the upstream host; at 0 ms the relay \
-             holds nothing but still re-sends every frame (≈0.1 ms), as from a wire. Median of \
-             {reps} runs (min–max). Goodput counts TCP payload, so 0.95 is the ceiling (headers of \
-             a 1518-byte tagged frame).\n\n\
-             | shaper | RTT | flows | goodput / rate | retransmits | ping idle ms | ping loaded median ms | ping loaded p90 ms | pings lost |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|"
+             line (an AF_PACKET relay holding frames) in front of the upstream host; at 0 ms the \
+             relay holds nothing but still re-sends every frame (≈0.1 ms), as from a wire. Beside \
+             it HTB at the same rate. Median of {reps} runs. Goodput counts TCP payload, so 0.95 is \
+             the ceiling (headers of a 1518-byte tagged frame). Resent: segments the senders sent \
+             again as a share of all they sent — over the whole run with slow start \
+             (`RetransSegs` / `OutSegs` of the senders' host), and after the warm-up (iperf3's \
+             count over its bytes sent in 1448-byte segments); RTOs: retransmission timeouts \
+             (`TCPTimeouts`); delay: the loaded ping's median above the idle one.\n\n\
+             | CC | RTT | flows | goodput / rate: gateway / HTB | resent %, whole run: gateway / HTB | resent %, after warm-up: gateway / HTB | RTOs: gateway / HTB | delay ms: gateway / HTB | drops-issue targets missed |\n\
+             |---|---:|---:|---|---|---|---|---|---|"
         );
+        let mut missed = 0;
         for case in cases {
-            for (shaper, runs) in SHAPERS.iter().zip(&case.shapers) {
-                let line = tcp_line(&shaper.name(), case.rtt_ms, case.flows, runs);
-                let _ = writeln!(report, "{line}");
+            let [p, h] = case.shapers.each_ref().map(|r| tcp_median(r));
+            let miss = misses(&case.key, &p);
+            if !miss.is_empty() {
+                missed += 1;
             }
+            let _ = writeln!(
+                report,
+                "| {} | {} ms | {} | {:.3} / {:.3} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} / {:.0} | {:.1} / {:.1} | {} |",
+                case.key.cc,
+                case.key.rtt_ms,
+                case.key.flows,
+                p.goodput,
+                h.goodput,
+                p.retransmitted * 100.0,
+                h.retransmitted * 100.0,
+                p.retransmitted_steady * 100.0,
+                h.retransmitted_steady * 100.0,
+                p.timeouts,
+                h.timeouts,
+                p.queueing_ms(),
+                h.queueing_ms(),
+                if miss.is_empty() {
+                    "—".to_string()
+                } else {
+                    miss.join(", ")
+                },
+            );
         }
         let _ = writeln!(
             report,
-            "\nThe bucket depth (`burst`), same runs; {tuning_reps} runs each for the other depths, \
-             the 100 ms rows repeated from above.\n\n\
-             | shaper | RTT | flows | goodput / rate | retransmits | ping idle ms | ping loaded median ms | ping loaded p90 ms | pings lost |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "\nThe drops issue's targets for the policer (resent ≤ 3% at 5–80 ms, ≤ 6% at 2 ms, \
+             whole run; goodput ≥ 0.93 at 2–80 ms, ≥ 0.80 at 0 ms; delay ≤ 1 ms): {} of {} cases \
+             meet all, {missed} miss one or more (last column).",
+            cases.len() - missed,
+            cases.len()
+        );
+        let _ = writeln!(
+            report,
+            "\nThe policer's other settings: ECN negotiated by the hosts, and other bucket \
+             depths ({tuning_reps} runs each), beside the policer as shipped (same runs as above).\n\n\
+             | shaper | CC | RTT | flows | goodput / rate | resent %, whole run | resent %, after warm-up | RTOs | ping idle ms | ping loaded median ms | pings lost |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for case in cases {
-            let (rtt_ms, flows) = (case.rtt_ms, case.flows);
-            let rows = [
-                tcp_line(&DEPTHS[0].name(), rtt_ms, flows, &case.depths[0]),
-                tcp_line(&SHAPERS[0].name(), rtt_ms, flows, &case.shapers[0]),
-                tcp_line(&DEPTHS[1].name(), rtt_ms, flows, &case.depths[1]),
-            ];
-            for row in rows {
-                let _ = writeln!(report, "{row}");
+            let Some(tuning) = &case.tuning else { continue };
+            let line = tcp_line(&SHAPERS[0].name(), &case.key, &case.shapers[0]);
+            let _ = writeln!(report, "{line}");
+            for (shaper, runs) in TUNING.iter().zip(tuning) {
+                let line = tcp_line(&shaper.name(), &case.key, runs);
+                let _ = writeln!(report, "{line}");
             }
         }
-        self.write_summary(report);
         let _ = writeln!(
             report,
             "\nOver all these runs the delay line relayed {:.0} frames and lost {:.0} of them itself \
@@ -382,36 +548,5 @@ impl Report {
                 "; the retransmissions above include those"
             }
         );
-    }
-
-    /// What each choice bought, case by case, from the medians.
-    fn write_summary(&self, report: &mut String) {
-        let _ = writeln!(
-            report,
-            "\nWhat each choice bought, per case (RTT/flows), from the medians above: goodput as a \
-             ratio of the other choice's, retransmissions, and the loaded ping's median above the \
-             idle one (queueing delay).\n\n\
-             | RTT/flows | policer vs. HTB: goodput | retransmits (policer / HTB) | queueing delay ms (policer / HTB) | ECN vs. none: goodput | retransmits (ECN / none) | 25 ms vs. 100 ms bucket: goodput | 400 ms vs. 100 ms: goodput |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for case in &self.cases {
-            let [p, e, h, d25, d400] = case.medians();
-            let _ = writeln!(
-                report,
-                "| {} ms / {} | {:.2} | {:.0} / {:.0} | {:.1} / {:.1} | {:.2} | {:.0} / {:.0} | {:.2} | {:.2} |",
-                case.rtt_ms,
-                case.flows,
-                p.goodput / h.goodput,
-                p.retransmits,
-                h.retransmits,
-                p.ping_median - p.ping_idle,
-                h.ping_median - h.ping_idle,
-                e.goodput / p.goodput,
-                e.retransmits,
-                p.retransmits,
-                d25.goodput / p.goodput,
-                d400.goodput / p.goodput,
-            );
-        }
     }
 }
