@@ -425,7 +425,7 @@ fn reloads_under_traffic_change_enforcement_without_a_gap() {
         "the bad policy must be logged as rejected:\n{log}"
     );
     assert!(
-        log.contains("unknown field `rat`"),
+        log.contains("unknown key `rat`") && log.contains("did you mean `rate`?"),
         "the rejection must say what is wrong:\n{log}"
     );
     assert_eq!(
