@@ -236,6 +236,10 @@ catalogue! {
         en: "each item of `{key}` must be {expected}, not {found}",
         id: "setiap isi `{key}` harus berupa {expected}, bukan {found}",
     }
+    WrongKindInTable {
+        en: "each value of `{key}` must be {expected}, not {found}",
+        id: "setiap nilai `{key}` harus berupa {expected}, bukan {found}",
+    }
     NotOneOf {
         en: "`{key}` must be one of {choices}, not \"{found}\"",
         id: "`{key}` harus salah satu dari {choices}, bukan \"{found}\"",
@@ -266,6 +270,10 @@ catalogue! {
     ExpectWeight {
         en: "a whole number from 1 to 1000",
         id: "bilangan bulat dari 1 sampai 1000",
+    }
+    ExpectPrice {
+        en: "a price: a whole number above 0, digits only",
+        id: "harga: bilangan bulat di atas 0, angka saja",
     }
     ExpectOneOf {
         en: "one of {choices} in quotes",
@@ -318,6 +326,7 @@ catalogue! {
     TableRoot { en: "the file", id: "berkas ini" }
     TableSite { en: "[site]", id: "[site]" }
     TableCapacity { en: "`capacity`", id: "`capacity`" }
+    TableCosts { en: "[site.costs]", id: "[site.costs]" }
     TableAgency { en: "[[agency]]", id: "[[agency]]" }
     TableLimit {
         en: "the agency's `{key}`",
@@ -470,6 +479,28 @@ catalogue! {
     TooManyAgenciesHint {
         en: "join small agencies that share a VLAN plan into one, e.g. `vlans = [301, 302]`",
         id: "gabungkan OPD kecil menjadi satu, mis. `vlans = [301, 302]`",
+    }
+
+    // [site.costs]: prices for the needs report.
+    PriceNotPositive {
+        en: "a price must be above 0, not {value}",
+        id: "harga harus di atas 0, bukan {value}",
+    }
+    CurrencyEmpty {
+        en: "`currency` is empty",
+        id: "`currency` kosong",
+    }
+    PackageTwice {
+        en: "package {rate} (\"{value}\") is priced twice in `package_per_year`",
+        id: "paket {rate} (\"{value}\") diberi harga dua kali di `package_per_year`",
+    }
+    NoPackagePrice {
+        en: "no price for package {rate} in [site.costs] package_per_year; the report leaves this agency's package price out",
+        id: "tidak ada harga untuk paket {rate} di package_per_year [site.costs]; laporan tidak menyertakan harga paket OPD ini",
+    }
+    NoPackagePriceHint {
+        en: "add its price per year to `package_per_year` in [site.costs], e.g. `\"{rate}\" = 60000000`",
+        id: "tambahkan harga per tahunnya ke `package_per_year` di [site.costs], mis. `\"{rate}\" = 60000000`",
     }
 
     // [[agency]].

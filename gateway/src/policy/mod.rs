@@ -84,6 +84,30 @@ pub struct Site {
     pub expiry: Duration,
     pub timezone: TimeZone,
     pub fallback: Fallback,
+    /// Prices for the needs report (`opd-gateway report`), when the policy gives them.
+    pub costs: Option<Costs>,
+}
+
+/// `[site.costs]`: what the pooled uplink costs, and what the agencies' former fixed
+/// packages cost, for the needs report to set side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Costs {
+    /// "Rp" unless written otherwise.
+    pub currency: String,
+    /// The pooled uplink's price per Mbps per month, in `currency`.
+    pub uplink_per_mbps_month: u64,
+    /// (package, bits/s; its price per year, in `currency`), sorted by rate, each rate once.
+    pub package_per_year: Vec<(u64, u64)>,
+}
+
+impl Costs {
+    /// The price per year of a package of `bps` bits/s, if the policy gives one.
+    pub fn package_price(&self, bps: u64) -> Option<u64> {
+        self.package_per_year
+            .iter()
+            .find(|(rate, _)| *rate == bps)
+            .map(|(_, price)| *price)
+    }
 }
 
 impl Site {
@@ -146,6 +170,9 @@ pub struct Agency {
     /// Outside any schedule window.
     pub limits: PerDirection<Limits>,
     pub schedules: Vec<Schedule>,
+    /// The fixed internet package it bought before pooling, bits/s (the same both ways),
+    /// for the needs report.
+    pub package: Option<u64>,
 }
 
 /// Limits of an agency in one direction.

@@ -36,6 +36,16 @@ pub struct Site {
     pub forwarding: Option<Forwarding>,
     pub xdp_mode: Option<XdpMode>,
     pub unclassified: Option<Spanned<String>>,
+    pub costs: Option<Spanned<Costs>>,
+}
+
+/// `[site.costs]`: what the uplink and the agencies' former packages cost.
+pub struct Costs {
+    pub uplink_per_mbps_month: Spanned<i64>,
+    /// Package (a rate, as written) and its price per year, in the order written; `None`
+    /// when the table is not written.
+    pub package_per_year: Option<Vec<(Spanned<String>, Spanned<i64>)>>,
+    pub currency: Option<Spanned<String>>,
 }
 
 pub struct PerDirection {
@@ -51,6 +61,8 @@ pub struct Agency {
     pub vlans: Vec<Spanned<i64>>,
     pub qinq: Vec<Spanned<[i64; 2]>>,
     pub prefixes: Vec<Spanned<String>>,
+    /// The fixed package bought before pooling.
+    pub package: Option<Spanned<String>>,
     pub upload: Spanned<Limit>,
     pub download: Spanned<Limit>,
     pub schedule: Vec<Spanned<Schedule>>,
@@ -121,11 +133,30 @@ pub const SITE: &[Key] = &[
     ),
     key("xdp_mode", MsgId::ExpectOneOf, "xdp_mode = \"native\""),
     key("unclassified", MsgId::ExpectText, "unclassified = \"drop\""),
+    key(
+        "costs",
+        MsgId::ExpectTable,
+        "costs = { uplink_per_mbps_month = 250000 }",
+    ),
 ];
 
 pub const CAPACITY: &[Key] = &[
     key("upload", MsgId::ExpectRate, "upload = \"500Mbps\""),
     key("download", MsgId::ExpectRate, "download = \"1Gbps\""),
+];
+
+pub const COSTS: &[Key] = &[
+    key(
+        "uplink_per_mbps_month",
+        MsgId::ExpectPrice,
+        "uplink_per_mbps_month = 250000",
+    ),
+    key(
+        "package_per_year",
+        MsgId::ExpectTable,
+        "package_per_year = { \"10Mbps\" = 30000000, \"20Mbps\" = 60000000 }",
+    ),
+    key("currency", MsgId::ExpectText, "currency = \"Rp\""),
 ];
 
 pub const AGENCY: &[Key] = &[
@@ -140,6 +171,7 @@ pub const AGENCY: &[Key] = &[
         MsgId::ExpectTextList,
         "prefixes = [\"198.18.10.0/24\"]",
     ),
+    key("package", MsgId::ExpectRate, "package = \"20Mbps\""),
     key(
         "upload",
         MsgId::ExpectTable,
@@ -625,6 +657,10 @@ impl Walker {
             .get("xdp_mode")
             .and_then(|v| self.choice(v, k("xdp_mode")))
             .map(|i| [XdpMode::Native, XdpMode::Generic][i]);
+        let costs = t.get("costs").and_then(|v| {
+            let c = self.table(v, k("costs"))?;
+            self.costs(c, v.span()).map(|c| Spanned::new(v.span(), c))
+        });
         for n in ["lan", "wan"] {
             if t.get(n).is_none() {
                 self.missing(span.clone(), SITE, n, here());
@@ -643,7 +679,57 @@ impl Walker {
             forwarding,
             xdp_mode,
             unclassified,
+            costs,
         })
+    }
+
+    fn costs(&mut self, t: &DeTable, span: Range<usize>) -> Option<Costs> {
+        let here = || Msg::new(MsgId::TableCosts);
+        self.unknown_keys(t, COSTS, here());
+        let k = |n: &str| -> &'static Key { spec(COSTS, n) };
+        let uplink = t
+            .get("uplink_per_mbps_month")
+            .and_then(|v| self.integer(v, k("uplink_per_mbps_month")));
+        let package_per_year = t
+            .get("package_per_year")
+            .and_then(|v| self.prices(v, k("package_per_year")));
+        let currency = t.get("currency").and_then(|v| self.text(v, k("currency")));
+        if t.get("uplink_per_mbps_month").is_none() {
+            self.missing(span, COSTS, "uplink_per_mbps_month", here());
+        }
+        Some(Costs {
+            uplink_per_mbps_month: uplink?,
+            package_per_year,
+            currency,
+        })
+    }
+
+    /// A table whose keys are written by the admin (package sizes) and whose values are
+    /// prices: each key as written, with its position, and its price.
+    fn prices(&mut self, v: &Value, key: &Key) -> Option<Vec<(Spanned<String>, Spanned<i64>)>> {
+        let t = self.table(v, key)?;
+        let mut out = Vec::new();
+        for (name, price) in t.iter() {
+            let name = Spanned::new(name.span(), name.get_ref().trim().to_string());
+            match price.get_ref() {
+                DeValue::Integer(_) => {
+                    if let Some(p) = self.integer(price, key) {
+                        out.push((name, p));
+                    }
+                }
+                _ => self.problem(
+                    price.span(),
+                    Msg::new(MsgId::WrongKindInTable)
+                        .arg("key", key.name)
+                        .with("expected", Msg::new(MsgId::ExpectPrice))
+                        .with("found", found(price.get_ref())),
+                    Some(Msg::new(MsgId::WriteLike).arg("line", key.example)),
+                ),
+            }
+        }
+        // Tables keep their keys sorted by name: keep the order of the text.
+        out.sort_by_key(|(name, _)| name.span().start);
+        Some(out)
     }
 
     fn agency(&mut self, t: &DeTable, span: Range<usize>) -> Option<Agency> {
@@ -685,6 +771,7 @@ impl Walker {
             .get("prefixes")
             .map(|v| self.texts(v, k("prefixes")))
             .unwrap_or_default();
+        let package = t.get("package").and_then(|v| self.text(v, k("package")));
         let limit = |w: &mut Walker, n: &'static str| {
             let v = t.get(n)?;
             let l = w.table(v, k(n))?;
@@ -713,6 +800,7 @@ impl Walker {
             vlans,
             qinq,
             prefixes,
+            package,
             upload: upload?,
             download: download?,
             schedule,

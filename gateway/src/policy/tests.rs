@@ -345,7 +345,7 @@ fn syntax_errors_have_positions() {
 
 /// Every key of every table, written with the example line the hints show: a valid policy.
 fn full_policy(mutate: impl Fn(&str, &str, &str) -> Option<String>) -> String {
-    use super::raw::{AGENCY, CAPACITY, LIMIT, OVERRIDE, SCHEDULE, SITE};
+    use super::raw::{AGENCY, CAPACITY, COSTS, LIMIT, OVERRIDE, SCHEDULE, SITE};
     let line =
         |table: &str, k: &raw::Key| mutate(table, k.name, k.example).unwrap_or(k.example.into());
     let mut text = String::from("[site]\n");
@@ -354,6 +354,10 @@ fn full_policy(mutate: impl Fn(&str, &str, &str) -> Option<String>) -> String {
             let parts: Vec<String> = CAPACITY.iter().map(|c| line("capacity", c)).collect();
             let whole = format!("capacity = {{ {} }}", parts.join(", "));
             text.push_str(&mutate("site", "capacity", &whole).unwrap_or(whole));
+        } else if k.name == "costs" {
+            let parts: Vec<String> = COSTS.iter().map(|c| line("costs", c)).collect();
+            let whole = format!("costs = {{ {} }}", parts.join(", "));
+            text.push_str(&mutate("site", "costs", &whole).unwrap_or(whole));
         } else {
             text.push_str(&line("site", k));
         }
@@ -416,10 +420,11 @@ fn the_examples_in_hints_make_a_valid_policy() {
 /// hint in both languages. Nothing written is silently ignored.
 #[test]
 fn every_key_refuses_extra_or_malformed_values() {
-    use super::raw::{AGENCY, CAPACITY, LIMIT, OVERRIDE, SCHEDULE, SITE};
-    let tables: [(&str, &[raw::Key]); 6] = [
+    use super::raw::{AGENCY, CAPACITY, COSTS, LIMIT, OVERRIDE, SCHEDULE, SITE};
+    let tables: [(&str, &[raw::Key]); 7] = [
         ("site", SITE),
         ("capacity", CAPACITY),
+        ("costs", COSTS),
         ("agency", AGENCY),
         ("limit", LIMIT),
         ("schedule", SCHEDULE),
@@ -462,7 +467,9 @@ fn every_key_refuses_extra_or_malformed_values() {
             } else {
                 // An unknown key beside it: within an inline table, in the same braces.
                 let beside = match table {
-                    "capacity" | "limit" | "override" => format!("{}, extra = 1", k.example),
+                    "capacity" | "costs" | "limit" | "override" => {
+                        format!("{}, extra = 1", k.example)
+                    }
                     _ => format!("{}\nextra = 1", k.example),
                 };
                 cases.push(("unknown key beside", beside));
@@ -615,4 +622,331 @@ fn an_unreadable_file_hides_no_agency_from_the_others() {
     let d = errors(&[("00-site.toml", &site), ("60-wifi.toml", wifi)]);
     assert_eq!(d.len(), 1, "{}", all(&d));
     assert_eq!(d[0].file, std::path::Path::new("60-wifi.toml"));
+}
+
+/// The 1-based line of the first line of `text` holding `marker`.
+fn line_of(text: &str, marker: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(marker))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("`{marker}` not in:\n{text}"))
+}
+
+/// An agency that bought a fixed package before pooling.
+fn agency_with_package(id: &str, vlan: u16, package: &str) -> String {
+    format!("{}package = {package}\n", agency(id, vlan))
+}
+
+#[test]
+fn packages_and_costs_for_the_report() {
+    let text = format!(
+        "{SITE}\n[site.costs]\nuplink_per_mbps_month = 250000\ncurrency = \"IDR\"\npackage_per_year = {{ \"20 Mbps\" = 60_000_000, \"10Mbps\" = 30000000, \"1.5Gbps\" = 900000000 }}\n{}{}",
+        agency_with_package("dinkes", 110, "\"20Mbps\""),
+        agency("bpbd", 120),
+    );
+    let p = from_texts(&[("p.toml", &text)]).unwrap();
+    assert_eq!(
+        p.site.costs,
+        Some(Costs {
+            currency: "IDR".into(),
+            uplink_per_mbps_month: 250_000,
+            package_per_year: vec![
+                (10_000_000, 30_000_000),
+                (20_000_000, 60_000_000),
+                (1_500_000_000, 900_000_000),
+            ],
+        })
+    );
+    assert_eq!(p.agencies[0].package, Some(20_000_000));
+    assert_eq!(p.agencies[1].package, None);
+    assert_eq!(
+        p.site.costs.as_ref().unwrap().package_price(20_000_000),
+        Some(60_000_000)
+    );
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+
+    // Inline in [site], with the currency by default and no package prices.
+    let text = format!(
+        "{SITE}costs = {{ uplink_per_mbps_month = 150000 }}\n{}",
+        agency_with_package("dinkes", 110, "\"512kbps\"")
+    );
+    let p = from_texts(&[("p.toml", &text)]).unwrap();
+    assert_eq!(
+        p.site.costs,
+        Some(Costs {
+            currency: "Rp".into(),
+            uplink_per_mbps_month: 150_000,
+            package_per_year: Vec::new(),
+        })
+    );
+    assert_eq!(p.agencies[0].package, Some(512_000));
+    // No package_per_year table: nothing to check a package against, no warning.
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+
+    let p = from_texts(&[("p.toml", &format!("{SITE}{}", agency("a", 5)))]).unwrap();
+    assert_eq!(p.site.costs, None);
+}
+
+#[test]
+fn a_package_is_a_rate_above_zero() {
+    let text = format!(
+        "{SITE}{}{}{}",
+        agency_with_package("a", 5, "\"abc\""),
+        agency_with_package("b", 6, "\"0Mbps\""),
+        agency_with_package("d", 8, "\"20 mbit\""),
+    );
+    let d = errors(&[("p.toml", &text)]);
+    let shown: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 3, "{shown:#?}");
+    let at = |marker: &str| line_of(&text, marker);
+    assert_eq!(d[0].line, at("package = \"abc\""), "{}", d[0]);
+    assert_eq!(d[0].column, 11, "{}", d[0]);
+    assert!(
+        shown[0].contains("error: \"abc\" does not start with a number\n  hint: write it like this: `package = \"10Mbps\"`"),
+        "{}",
+        shown[0]
+    );
+    assert_eq!(d[1].line, at("package = \"0Mbps\""), "{}", d[1]);
+    assert!(
+        shown[1].contains("\"0Mbps\" is out of range; rates run from 1bps to 1000Tbps\n  hint: write it like this: `package = \"20Mbps\"`"),
+        "{}",
+        shown[1]
+    );
+    assert_eq!(d[2].line, at("package = \"20 mbit\""), "{}", d[2]);
+    assert!(
+        shown[2].contains(
+            "write the unit as \"Mbps\"\n  hint: write it like this: `package = \"20Mbps\"`"
+        ),
+        "{}",
+        shown[2]
+    );
+
+    // A number, refused by the policy reader for its kind.
+    let text = format!("{SITE}{}", agency_with_package("c", 7, "20"));
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!(
+        (d[0].line, d[0].column),
+        (line_of(&text, "package = 20"), 11)
+    );
+    assert_eq!(
+        d[0].to_string().split_once(": error: ").unwrap().1,
+        "`package` must be a rate in quotes with its unit, not the number 20\n  hint: write it like this: `package = \"20Mbps\"`"
+    );
+    assert!(
+        d[0].render(Lang::Id).contains(
+            "`package` harus berupa kecepatan dalam tanda kutip beserta satuannya, bukan angka 20"
+        ),
+        "{}",
+        d[0].render(Lang::Id)
+    );
+
+    // Written without quotes, TOML itself refuses it, on its line.
+    let text = format!("{SITE}{}", agency_with_package("a", 5, "0Mbps"));
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!(d[0].line, line_of(&text, "package = 0Mbps"), "{}", d[0]);
+    assert!(d[0].hint.is_some(), "{}", d[0]);
+}
+
+#[test]
+fn costs_need_the_uplink_price() {
+    let text = format!(
+        "{SITE}\n[site.costs]\ncurrency = \"Rp\"\n{}",
+        agency("a", 5)
+    );
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!(d[0].line, line_of(&text, "[site.costs]"), "{}", d[0]);
+    assert_eq!(
+        d[0].to_string(),
+        format!(
+            "p.toml:{}:1: error: [site.costs] has no `uplink_per_mbps_month`\n  hint: add it, e.g. `uplink_per_mbps_month = 250000`",
+            d[0].line
+        )
+    );
+    assert!(
+        d[0].render(Lang::Id)
+            .contains("kesalahan: [site.costs] tidak memiliki `uplink_per_mbps_month`"),
+        "{}",
+        d[0].render(Lang::Id)
+    );
+    // Inline, at its braces.
+    let text = format!("{SITE}costs = {{ currency = \"Rp\" }}\n");
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!((d[0].line, d[0].column), (line_of(&text, "costs ="), 9));
+}
+
+#[test]
+fn prices_are_whole_numbers_above_zero_and_packages_rates_priced_once() {
+    let text = format!(
+        "{SITE}\n[site.costs]\nuplink_per_mbps_month = 0\ncurrency = \"\"\n\n[site.costs.package_per_year]\n\"10Mbps\" = -5\n\"20 Megabit\" = 60000000\n\"20Mbps\" = 60000000\n\"20 Mbps\" = 65000000\n"
+    );
+    let d = errors(&[("p.toml", &text)]);
+    let shown: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 5, "{shown:#?}");
+    let at = |marker: &str| line_of(&text, marker);
+    let expect = [
+        (
+            at("uplink_per_mbps_month = 0"),
+            "a price must be above 0, not 0",
+            "write it like this: `uplink_per_mbps_month = 250000`",
+        ),
+        (
+            at("currency = \"\""),
+            "`currency` is empty",
+            "write it like this: `currency = \"Rp\"`",
+        ),
+        (
+            at("\"10Mbps\" = -5"),
+            "a price must be above 0, not -5",
+            "write it like this: `\"10Mbps\" = 60000000`",
+        ),
+        (
+            at("\"20 Megabit\""),
+            "\"20 Megabit\": unknown unit \"Megabit\"; rates use bps, kbps, Mbps or Gbps",
+            "write it like this: `\"20Mbps\" = 60000000`",
+        ),
+        (
+            at("\"20 Mbps\""),
+            "package 20Mbps (\"20 Mbps\") is priced twice in `package_per_year`",
+            &format!(
+                "it is first listed at line {}; remove one",
+                at("\"20Mbps\" = 6")
+            ),
+        ),
+    ];
+    for (d, (line, message, hint)) in d.iter().zip(expect) {
+        assert_eq!(d.line, line, "{d}");
+        assert_eq!(d.message.to_string(), message, "{d}");
+        assert_eq!(d.hint.as_ref().unwrap().to_string(), hint, "{d}");
+    }
+    // Each at its value or its key, not at the table.
+    assert_eq!(d[2].column, 12, "{}", d[2]);
+    assert_eq!(d[3].column, 1, "{}", d[3]);
+    assert!(
+        d[4].render(Lang::Id)
+            .contains("paket 20Mbps (\"20 Mbps\") diberi harga dua kali di `package_per_year`"),
+        "{}",
+        d[4].render(Lang::Id)
+    );
+}
+
+#[test]
+fn costs_refuse_unknown_keys_and_wrong_kinds() {
+    let text = format!(
+        "{SITE}\n[site.costs]\nuplink_per_mpbs_month = 250000\ncurency = \"Rp\"\npackages = {{ \"10Mbps\" = 1 }}\n"
+    );
+    let d = errors(&[("p.toml", &text)]);
+    let shown: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 4, "{shown:#?}");
+    assert_eq!(
+        shown[0],
+        format!(
+            "p.toml:{}:1: error: [site.costs] has no `uplink_per_mbps_month`\n  hint: add it, e.g. `uplink_per_mbps_month = 250000`",
+            line_of(&text, "[site.costs]")
+        )
+    );
+    assert_eq!(
+        shown[1],
+        format!(
+            "p.toml:{}:1: error: unknown key `uplink_per_mpbs_month` in [site.costs]\n  hint: did you mean `uplink_per_mbps_month`? e.g. `uplink_per_mbps_month = 250000`",
+            line_of(&text, "uplink_per_mpbs_month =")
+        )
+    );
+    assert!(
+        shown[2].contains("unknown key `curency` in [site.costs]\n  hint: did you mean `currency`? e.g. `currency = \"Rp\"`"),
+        "{}",
+        shown[2]
+    );
+    assert!(
+        shown[3].contains(
+            "unknown key `packages` in [site.costs]\n  hint: did you mean `package_per_year`?"
+        ) || shown[3].contains(
+            "the keys of [site.costs] are `uplink_per_mbps_month`, `package_per_year`, `currency`"
+        ),
+        "{}",
+        shown[3]
+    );
+    assert!(
+        d[1].render(Lang::Id)
+            .contains("kunci `uplink_per_mpbs_month` tidak dikenal di [site.costs]\n  petunjuk: mungkin maksudnya `uplink_per_mbps_month`?"),
+        "{}",
+        d[1].render(Lang::Id)
+    );
+
+    for (costs, message) in [
+        (
+            "costs = 250000",
+            "`costs` must be a table `{ … }`, not the number 250000",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = \"Rp 250.000\" }",
+            "`uplink_per_mbps_month` must be a price: a whole number above 0, digits only, not the text \"Rp 250.000\"",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = 250000.5 }",
+            "`uplink_per_mbps_month` must be a price: a whole number above 0, digits only, not the number 250000.5",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = 250000, package_per_year = [30000000] }",
+            "`package_per_year` must be a table `{ … }`, not a list [ … ]",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = 250000, currency = 1 }",
+            "`currency` must be text in quotes, not the number 1",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = 1, package_per_year = { \"50Mbps\" = \"150.000.000\" } }",
+            "each value of `package_per_year` must be a price: a whole number above 0, digits only, not the text \"150.000.000\"",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = 1, package_per_year = { \"100Mbps\" = 2.5e8 } }",
+            "each value of `package_per_year` must be a price: a whole number above 0, digits only, not the number 2.5e8",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = 99999999999999999999 }",
+            "99999999999999999999 is far out of range for `uplink_per_mbps_month`",
+        ),
+    ] {
+        let text = format!("{SITE}{costs}\n");
+        let d = errors(&[("p.toml", &text)]);
+        assert_eq!(d.len(), 1, "{costs}: {}", all(&d));
+        assert_eq!(d[0].line, line_of(&text, costs), "{}", d[0]);
+        assert_eq!(d[0].message.to_string(), message, "{}", d[0]);
+        assert!(d[0].hint.is_some(), "{}", d[0]);
+    }
+}
+
+#[test]
+fn a_package_without_a_price_is_a_warning() {
+    let text = format!(
+        "{SITE}\n[site.costs]\nuplink_per_mbps_month = 250000\npackage_per_year = {{ \"10Mbps\" = 30000000 }}\n{}{}",
+        agency_with_package("dinkes", 110, "\"10Mbps\""),
+        agency_with_package("bpbd", 120, "\"20Mbps\""),
+    );
+    let p = from_texts(&[("p.toml", &text)]).unwrap();
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    let w = &p.warnings[0];
+    assert_eq!(w.severity, Severity::Warning);
+    assert_eq!(
+        (w.line, w.column),
+        (line_of(&text, "package = \"20Mbps\""), 11)
+    );
+    assert_eq!(
+        w.to_string(),
+        format!(
+            "p.toml:{}:11: warning: no price for package 20Mbps in [site.costs] package_per_year; the report leaves this agency's package price out\n  hint: add its price per year to `package_per_year` in [site.costs], e.g. `\"20Mbps\" = 60000000`",
+            w.line
+        )
+    );
+    assert!(
+        w.render(Lang::Id).contains(
+            "peringatan: tidak ada harga untuk paket 20Mbps di package_per_year [site.costs]; laporan tidak menyertakan harga paket OPD ini"
+        ),
+        "{}",
+        w.render(Lang::Id)
+    );
+    assert_eq!(p.agencies[1].package, Some(20_000_000));
 }

@@ -14,7 +14,7 @@ use super::{
     },
     Ctx,
 };
-use crate::units::{Rate, parse_amount, parse_duration};
+use crate::units::{Rate, parse_amount, parse_duration, parse_rate};
 
 pub(super) struct AgencyOut {
     pub(super) agency: Agency,
@@ -26,6 +26,8 @@ pub(super) struct AgencyOut {
     pub(super) prefix_spans: Vec<Range<usize>>,
     /// Per compiled schedule and direction: where its guarantee is written (or the window).
     pub(super) schedule_spans: Vec<PerDirection<Range<usize>>>,
+    /// Where the former package is written.
+    pub(super) package_span: Option<Range<usize>>,
 }
 
 pub(super) fn compile_agency(
@@ -118,6 +120,17 @@ pub(super) fn compile_agency(
             Some(Msg::new(MsgId::NoVlanHint)),
         );
     }
+    // A rate as everywhere else; parse_rate refuses 0 (rates run from 1bps).
+    let package = a
+        .package
+        .as_ref()
+        .and_then(|p| match parse_rate(p.get_ref()) {
+            Ok(r) => Some(r.bits_per_second()),
+            Err(e) => {
+                cx.unit_error(file, p.span(), e, "package", "20Mbps");
+                None
+            }
+        });
     let limits = PerDirection::new(
         compile_limits(cx, file, &a.upload, "upload", Rate(capacity.upload)),
         compile_limits(cx, file, &a.download, "download", Rate(capacity.download)),
@@ -175,6 +188,7 @@ pub(super) fn compile_agency(
             prefixes,
             limits,
             schedules,
+            package,
         },
         file,
         id_span: a.id.span(),
@@ -182,6 +196,7 @@ pub(super) fn compile_agency(
         qinq_spans,
         prefix_spans,
         schedule_spans: guarantee_spans,
+        package_span: a.package.as_ref().map(|p| p.span()),
     }
 }
 

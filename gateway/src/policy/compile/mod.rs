@@ -250,6 +250,24 @@ pub fn compile(sources: Vec<Source>, root: &Path) -> Result<Policy, PolicyError>
         }
     }
 
+    // The report prices each agency's former package from `package_per_year`.
+    if let Some(costs) = &site.site.costs
+        && site.packages_priced
+    {
+        for a in &agencies {
+            if let (Some(p), Some(span)) = (a.agency.package, &a.package_span)
+                && costs.package_price(p).is_none()
+            {
+                cx.warn(
+                    a.file,
+                    span.clone(),
+                    Msg::new(MsgId::NoPackagePrice).arg("rate", rate(p)),
+                    Some(Msg::new(MsgId::NoPackagePriceHint).arg("rate", rate(p))),
+                );
+            }
+        }
+    }
+
     // In the order of the files and of their text, as an editor would go through them.
     let order = |d: &Diagnostic| {
         let file = sources.iter().position(|s| s.path == d.file);

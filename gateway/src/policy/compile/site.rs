@@ -7,8 +7,8 @@ use toml::Spanned;
 use super::names::valid_ifname;
 use super::{
     super::{
-        Direction, Fallback, Forwarding, Msg, MsgId, PerDirection, Site, TimeZone, Unclassified,
-        XdpMode, defaults, messages::direction, rate, raw,
+        Costs, Direction, Fallback, Forwarding, Msg, MsgId, PerDirection, Site, TimeZone,
+        Unclassified, XdpMode, defaults, messages::direction, rate, raw,
     },
     Ctx,
 };
@@ -20,6 +20,8 @@ pub(super) struct SiteOut {
     pub(super) capacity_span: Range<usize>,
     pub(super) file: usize,
     pub(super) unclassified_name: Option<(String, Range<usize>)>,
+    /// `[site.costs]` has a `package_per_year` table: agencies' packages should be in it.
+    pub(super) packages_priced: bool,
 }
 
 pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw::Site) -> SiteOut {
@@ -183,6 +185,14 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw
             other => (Unclassified::Pass, Some((other.to_string(), u.span()))),
         },
     };
+    let costs = s
+        .costs
+        .as_ref()
+        .map(|c| compile_costs(cx, file, c.get_ref()));
+    let packages_priced = s
+        .costs
+        .as_ref()
+        .is_some_and(|c| c.get_ref().package_per_year.is_some());
     SiteOut {
         site: Site {
             name: s.name.unwrap_or_else(|| "OPD Gateway".into()),
@@ -197,10 +207,86 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw
             expiry,
             timezone,
             fallback: s.fallback.unwrap_or(Fallback::Shared),
+            costs,
         },
         capacity_ok,
         capacity_span,
         file,
         unclassified_name,
+        packages_priced,
+    }
+}
+
+/// `[site.costs]`: prices above 0, each package a rate, priced once.
+fn compile_costs(cx: &mut Ctx, file: usize, c: &raw::Costs) -> Costs {
+    let price = |cx: &mut Ctx, p: &Spanned<i64>, line: String| match u64::try_from(*p.get_ref()) {
+        Ok(v) if v > 0 => v,
+        _ => {
+            cx.error(
+                file,
+                p.span(),
+                Msg::new(MsgId::PriceNotPositive).arg("value", p.get_ref()),
+                Some(Msg::new(MsgId::WriteLike).arg("line", line)),
+            );
+            0
+        }
+    };
+    let uplink_per_mbps_month = price(
+        cx,
+        &c.uplink_per_mbps_month,
+        "uplink_per_mbps_month = 250000".into(),
+    );
+    let currency = match &c.currency {
+        None => "Rp".to_string(),
+        Some(v) if v.get_ref().is_empty() => {
+            cx.error(
+                file,
+                v.span(),
+                Msg::new(MsgId::CurrencyEmpty),
+                Some(Msg::new(MsgId::WriteLike).arg("line", "currency = \"Rp\"")),
+            );
+            "Rp".to_string()
+        }
+        Some(v) => v.get_ref().clone(),
+    };
+    let mut packages: Vec<(u64, u64, Range<usize>)> = Vec::new();
+    for (name, p) in c.package_per_year.iter().flatten() {
+        let written = name.get_ref();
+        let bps = match parse_rate(written) {
+            Ok(r) => r.bits_per_second(),
+            Err(e) => {
+                let fixed = e.fix.as_deref().unwrap_or("20Mbps");
+                cx.error(
+                    file,
+                    name.span(),
+                    e.message,
+                    Some(
+                        Msg::new(MsgId::WriteLike)
+                            .arg("line", format!("\"{fixed}\" = {}", p.get_ref())),
+                    ),
+                );
+                continue;
+            }
+        };
+        let amount = price(cx, p, format!("\"{written}\" = 60000000"));
+        if let Some((_, _, first)) = packages.iter().find(|(r, _, _)| *r == bps) {
+            let place = cx.place(file, file, first.clone());
+            cx.error(
+                file,
+                name.span(),
+                Msg::new(MsgId::PackageTwice)
+                    .arg("rate", rate(bps))
+                    .arg("value", written),
+                Some(Msg::new(MsgId::ListedTwiceHint).with("place", place)),
+            );
+            continue;
+        }
+        packages.push((bps, amount, name.span()));
+    }
+    packages.sort_by_key(|(bps, _, _)| *bps);
+    Costs {
+        currency,
+        uplink_per_mbps_month,
+        package_per_year: packages.into_iter().map(|(r, p, _)| (r, p)).collect(),
     }
 }
