@@ -441,13 +441,18 @@ impl Walker {
     }
 
     fn wrong_kind(&mut self, v: &Value, key: &Key) {
+        self.wrong_kind_write(v, key, key.example);
+    }
+
+    /// A value of the wrong kind, with the line meant when it is clear.
+    fn wrong_kind_write(&mut self, v: &Value, key: &Key, line: &str) {
         self.problem(
             v.span(),
             Msg::new(MsgId::WrongKind)
                 .arg("key", key.name)
                 .with("expected", expected(key))
                 .with("found", found(v.get_ref())),
-            Some(Msg::new(MsgId::WriteLike).arg("line", key.example)),
+            Some(Msg::new(MsgId::WriteLike).arg("line", line)),
         );
     }
 
@@ -687,9 +692,16 @@ impl Walker {
         let here = || Msg::new(MsgId::TableCosts);
         self.unknown_keys(t, COSTS, here());
         let k = |n: &str| -> &'static Key { spec(COSTS, n) };
-        let uplink = t
-            .get("uplink_per_mbps_month")
-            .and_then(|v| self.integer(v, k("uplink_per_mbps_month")));
+        let uplink = t.get("uplink_per_mbps_month").and_then(|v| {
+            let key = k("uplink_per_mbps_month");
+            match price_meant(v.get_ref()) {
+                Some(p) if !matches!(v.get_ref(), DeValue::Integer(_)) => {
+                    self.wrong_kind_write(v, key, &format!("{} = {p}", key.name));
+                    None
+                }
+                _ => self.integer(v, key),
+            }
+        });
         let package_per_year = t
             .get("package_per_year")
             .and_then(|v| self.prices(v, k("package_per_year")));
@@ -717,14 +729,21 @@ impl Walker {
                         out.push((name, p));
                     }
                 }
-                _ => self.problem(
-                    price.span(),
-                    Msg::new(MsgId::WrongKindInTable)
-                        .arg("key", key.name)
-                        .with("expected", Msg::new(MsgId::ExpectPrice))
-                        .with("found", found(price.get_ref())),
-                    Some(Msg::new(MsgId::WriteLike).arg("line", key.example)),
-                ),
+                other => {
+                    // The price meant, when it is clear: "Rp 30.000.000", 3e7.
+                    let line = match price_meant(other) {
+                        Some(p) => format!("\"{}\" = {p}", name.get_ref()),
+                        None => key.example.to_string(),
+                    };
+                    self.problem(
+                        price.span(),
+                        Msg::new(MsgId::WrongKindInTable)
+                            .arg("key", key.name)
+                            .with("expected", Msg::new(MsgId::ExpectPrice))
+                            .with("found", found(other)),
+                        Some(Msg::new(MsgId::WriteLike).arg("line", line)),
+                    )
+                }
             }
         }
         // Tables keep their keys sorted by name: keep the order of the text.
@@ -891,6 +910,36 @@ impl Walker {
             upload,
             download,
         })
+    }
+}
+
+/// The whole number a price written otherwise stands for: text with a currency and
+/// thousands separators ("Rp 30.000.000", "30,000,000"), or a float with no fraction
+/// (3e7); `None` when it is not clear.
+fn price_meant(v: &DeValue) -> Option<u64> {
+    match v {
+        DeValue::Float(f) => {
+            let f: f64 = f.as_str().parse().ok()?;
+            (f.is_finite() && f >= 1.0 && f.fract() == 0.0 && f < 1e18).then_some(f as u64)
+        }
+        DeValue::String(s) => {
+            let t = s.trim();
+            let t = ["Rp.", "Rp", "IDR"]
+                .iter()
+                .find_map(|c| t.strip_prefix(c))
+                .unwrap_or(t)
+                .trim();
+            let groups: Vec<&str> = t.split(['.', ',']).collect();
+            let grouped = groups.len() == 1
+                || ((1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3));
+            let digits = groups.concat();
+            let all_digits = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+            (grouped && all_digits)
+                .then(|| digits.parse().ok())
+                .flatten()
+                .filter(|&p| p > 0)
+        }
+        _ => None,
     }
 }
 

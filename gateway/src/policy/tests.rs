@@ -876,38 +876,57 @@ fn costs_refuse_unknown_keys_and_wrong_kinds() {
         d[1].render(Lang::Id)
     );
 
-    for (costs, message) in [
+    let table = "`package_per_year = { \"10Mbps\" = 30000000, \"20Mbps\" = 60000000 }`";
+    for (costs, message, hint) in [
         (
             "costs = 250000",
             "`costs` must be a table `{ … }`, not the number 250000",
+            "`costs = { uplink_per_mbps_month = 250000 }`",
         ),
         (
-            "costs = { uplink_per_mbps_month = \"Rp 250.000\" }",
-            "`uplink_per_mbps_month` must be a price: a whole number above 0, digits only, not the text \"Rp 250.000\"",
+            "costs = { uplink_per_mbps_month = \"Rp 175.000\" }",
+            "`uplink_per_mbps_month` must be a price: a whole number above 0, digits only, not the text \"Rp 175.000\"",
+            "`uplink_per_mbps_month = 175000`",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = \"murah\" }",
+            "`uplink_per_mbps_month` must be a price: a whole number above 0, digits only, not the text \"murah\"",
+            "`uplink_per_mbps_month = 250000`",
         ),
         (
             "costs = { uplink_per_mbps_month = 250000.5 }",
             "`uplink_per_mbps_month` must be a price: a whole number above 0, digits only, not the number 250000.5",
+            "`uplink_per_mbps_month = 250000`",
         ),
         (
             "costs = { uplink_per_mbps_month = 250000, package_per_year = [30000000] }",
             "`package_per_year` must be a table `{ … }`, not a list [ … ]",
+            table,
         ),
         (
             "costs = { uplink_per_mbps_month = 250000, currency = 1 }",
             "`currency` must be text in quotes, not the number 1",
+            "`currency = \"Rp\"`",
         ),
         (
             "costs = { uplink_per_mbps_month = 1, package_per_year = { \"50Mbps\" = \"150.000.000\" } }",
             "each value of `package_per_year` must be a price: a whole number above 0, digits only, not the text \"150.000.000\"",
+            "`\"50Mbps\" = 150000000`",
         ),
         (
             "costs = { uplink_per_mbps_month = 1, package_per_year = { \"100Mbps\" = 2.5e8 } }",
             "each value of `package_per_year` must be a price: a whole number above 0, digits only, not the number 2.5e8",
+            "`\"100Mbps\" = 250000000`",
+        ),
+        (
+            "costs = { uplink_per_mbps_month = 1, package_per_year = { \"100Mbps\" = \"250 juta\" } }",
+            "each value of `package_per_year` must be a price: a whole number above 0, digits only, not the text \"250 juta\"",
+            table,
         ),
         (
             "costs = { uplink_per_mbps_month = 99999999999999999999 }",
             "99999999999999999999 is far out of range for `uplink_per_mbps_month`",
+            "`uplink_per_mbps_month = 250000`",
         ),
     ] {
         let text = format!("{SITE}{costs}\n");
@@ -915,7 +934,12 @@ fn costs_refuse_unknown_keys_and_wrong_kinds() {
         assert_eq!(d.len(), 1, "{costs}: {}", all(&d));
         assert_eq!(d[0].line, line_of(&text, costs), "{}", d[0]);
         assert_eq!(d[0].message.to_string(), message, "{}", d[0]);
-        assert!(d[0].hint.is_some(), "{}", d[0]);
+        assert_eq!(
+            d[0].hint.as_ref().unwrap().to_string(),
+            format!("write it like this: {hint}"),
+            "{}",
+            d[0]
+        );
     }
 }
 
