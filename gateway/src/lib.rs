@@ -12,6 +12,8 @@
 //! - [`control`]: the control loop: counters → demand → allocation → rates, reloads;
 //!   hands out a [`control::Snapshot`] of each tick;
 //! - [`metrics`]: Prometheus metrics and the status, from the snapshot and the counters;
+//! - [`history`]: every agency's traffic and demand minute by minute, kept 13 months in
+//!   an embedded store; [`report`]: the needs report the budget is decided on;
 //! - [`http`]: `/metrics` and `/status` over HTTP;
 //! - [`daemon`]: `opd-gateway run`: the loop, the policy watcher, the periodic table;
 //! - [`status`]: `opd-gateway status`, the client of `/status`;
@@ -22,10 +24,12 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod demand;
+pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod service;
 pub mod status;
 pub mod units;

@@ -1,0 +1,674 @@
+//! The history's embedded store: one SQLite file (rusqlite, bundled library).
+//!
+//! - `minute`: one row per minute and agency, both directions; kept for days;
+//! - `five`: the same rolled up into 5-minute rows (recomputed from `minute` as each minute
+//!   is written, so a restart mid-window adds to it); kept for 13 months, and what reports
+//!   read;
+//! - `agency`: every agency ever recorded, by id, with its latest name, tier and package —
+//!   an agency renamed or removed keeps its past;
+//! - `limits`: each agency's guarantee and ceiling, one row whenever they change;
+//! - `meta`: the site's name, time zone, capacity and costs, and the length of a minute.
+//!
+//! Write-ahead logging with `synchronous = NORMAL`: a killed daemon loses nothing written,
+//! a power cut at most the last transactions, and `opd-gateway report` reads while the
+//! daemon writes. Rows are keyed by (start, agency) without a rowid, so each is its key and
+//! its values and nothing more: ~40 bytes a row.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use gateway_common::{PerDirection, Tier};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter, types::Value};
+
+use super::{AgencyInfo, MINUTES_PER_ROW, Minute, Row, SiteInfo, Traffic};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the history at {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "no history at {path}: the daemon records it under its --state-dir (the service: \
+         /var/lib/opd-gateway); is this the right directory?"
+    )]
+    Missing { path: PathBuf },
+    #[error(
+        "the history at {path} was written by a newer opd-gateway (layout {found}, this one reads {LAYOUT})"
+    )]
+    Layout { path: PathBuf, found: i64 },
+    #[error("the history store failed")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot start the history's writer")]
+    Thread(#[source] std::io::Error),
+}
+
+/// The store's layout; a newer one is refused rather than misread.
+pub const LAYOUT: i64 = 1;
+
+/// How a row's column combines when minutes are added up.
+#[derive(Clone, Copy)]
+enum Combine {
+    /// Averaged, weighted by seconds recorded.
+    Mean,
+    Max,
+    Sum,
+}
+
+const TRAFFIC: [(&str, Combine); 7] = [
+    ("passed", Combine::Mean),
+    ("dropped", Combine::Mean),
+    ("demand", Combine::Mean),
+    ("peak", Combine::Max),
+    ("allocated", Combine::Mean),
+    ("held", Combine::Sum),
+    ("at_ceiling", Combine::Sum),
+];
+const DIRS: [&str; 2] = ["up", "down"];
+
+/// The traffic columns, upload then download, in [`TRAFFIC`] order.
+fn columns() -> Vec<(String, Combine)> {
+    DIRS.iter()
+        .flat_map(|d| TRAFFIC.iter().map(move |(c, k)| (format!("{d}_{c}"), *k)))
+        .collect()
+}
+
+fn traffic_values(t: &PerDirection<Traffic>) -> [i64; 14] {
+    let one = |t: &Traffic| {
+        [
+            t.passed as i64,
+            t.dropped as i64,
+            t.demand as i64,
+            t.peak as i64,
+            t.allocated as i64,
+            t.held as i64,
+            t.at_ceiling as i64,
+        ]
+    };
+    let (u, d) = (one(&t.upload), one(&t.download));
+    std::array::from_fn(|i| if i < 7 { u[i] } else { d[i - 7] })
+}
+
+fn traffic_from(v: &[i64]) -> PerDirection<Traffic> {
+    let one = |v: &[i64]| Traffic {
+        passed: v[0] as u64,
+        dropped: v[1] as u64,
+        demand: v[2] as u64,
+        peak: v[3] as u64,
+        allocated: v[4] as u64,
+        held: v[5] as u32,
+        at_ceiling: v[6] as u32,
+    };
+    PerDirection::new(one(&v[..7]), one(&v[7..14]))
+}
+
+/// The history store.
+pub struct Store {
+    pub(super) conn: Connection,
+    path: PathBuf,
+    /// Agency ids to their number in the store.
+    nums: HashMap<String, i64>,
+    /// The limits last written per agency number.
+    limits: HashMap<i64, [i64; 4]>,
+    /// A "minute" in seconds (60; shorter in tests).
+    minute: i64,
+}
+
+/// A 5-minute row as a report reads it: the agency by its index in [`History::agencies`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub start: i64,
+    pub agency: usize,
+    pub secs: u32,
+    pub traffic: PerDirection<Traffic>,
+}
+
+/// What a report reads: the site, every agency recorded and the 5-minute rows of a period.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub site: Option<SiteInfo>,
+    /// The length of a "minute" the rows were written with, seconds (60 but in tests).
+    pub minute: i64,
+    pub agencies: Vec<AgencyInfo>,
+    /// In time order.
+    pub rows: Vec<Slot>,
+    /// Unix seconds of the first and last row stored at all.
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+impl History {
+    /// A history of 5-minute rows held in memory, as [`Store::read`] would return them.
+    pub fn from_rows(
+        site: SiteInfo,
+        agencies: Vec<AgencyInfo>,
+        rows: &[Row],
+        minute: i64,
+    ) -> History {
+        let index: HashMap<&str, usize> = agencies
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.as_str(), i))
+            .collect();
+        let slots: Vec<Slot> = rows
+            .iter()
+            .filter_map(|r| {
+                Some(Slot {
+                    start: r.start,
+                    agency: *index.get(r.agency.as_str())?,
+                    secs: r.secs,
+                    traffic: r.traffic,
+                })
+            })
+            .collect();
+        History {
+            site: Some(site),
+            minute,
+            first: slots.iter().map(|s| s.start).min(),
+            last: slots.iter().map(|s| s.start).max(),
+            agencies,
+            rows: slots,
+        }
+    }
+}
+
+impl Store {
+    /// Opens the store at `path` for writing, creating it (and its directory) if needed.
+    pub fn open(path: &Path, minute: Duration) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let cols = columns()
+            .iter()
+            .map(|(c, _)| format!("{c} INTEGER NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS agency (
+                num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+                tier TEXT NOT NULL, package INTEGER, first INTEGER NOT NULL, last INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS limits (
+                agency INTEGER NOT NULL, start INTEGER NOT NULL,
+                up_guaranteed INTEGER NOT NULL, up_ceiling INTEGER NOT NULL,
+                down_guaranteed INTEGER NOT NULL, down_ceiling INTEGER NOT NULL,
+                PRIMARY KEY (agency, start)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS minute (start INTEGER NOT NULL, agency INTEGER NOT NULL,
+                secs INTEGER NOT NULL, {cols}, PRIMARY KEY (start, agency)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS five (start INTEGER NOT NULL, agency INTEGER NOT NULL,
+                secs INTEGER NOT NULL, {cols}, PRIMARY KEY (start, agency)) WITHOUT ROWID;"
+        ))?;
+        let layout: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match layout.and_then(|l| l.parse::<i64>().ok()) {
+            Some(found) if found > LAYOUT => {
+                return Err(StoreError::Layout {
+                    path: path.to_path_buf(),
+                    found,
+                });
+            }
+            _ => {}
+        }
+        let minute = (minute.as_secs() as i64).max(1);
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('layout', ?1), ('minute', ?2)",
+            (LAYOUT.to_string(), minute.to_string()),
+        )?;
+        let mut s = Store {
+            conn,
+            path: path.to_path_buf(),
+            nums: HashMap::new(),
+            limits: HashMap::new(),
+            minute,
+        };
+        s.load_known()?;
+        Ok(s)
+    }
+
+    /// Opens an existing store read-only, as `opd-gateway report` does while the daemon
+    /// writes.
+    pub fn open_read(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let meta = |key: &str| -> Result<Option<String>, rusqlite::Error> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        };
+        let found = meta("layout")?
+            .and_then(|l| l.parse::<i64>().ok())
+            .unwrap_or(0);
+        if found > LAYOUT {
+            return Err(StoreError::Layout {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        let minute = meta("minute")?.and_then(|m| m.parse().ok()).unwrap_or(60);
+        let mut s = Store {
+            conn,
+            path: path.to_path_buf(),
+            nums: HashMap::new(),
+            limits: HashMap::new(),
+            minute,
+        };
+        s.load_known()?;
+        Ok(s)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn load_known(&mut self) -> Result<(), StoreError> {
+        let mut q = self.conn.prepare("SELECT num, id FROM agency")?;
+        let nums = q
+            .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(0)?)))?
+            .collect::<Result<HashMap<_, _>, _>>()?;
+        drop(q);
+        let mut q = self.conn.prepare(
+            "SELECT agency, up_guaranteed, up_ceiling, down_guaranteed, down_ceiling
+             FROM limits l WHERE start = (SELECT max(start) FROM limits WHERE agency = l.agency)",
+        )?;
+        let limits = q
+            .query_map([], |r| {
+                Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]))
+            })?
+            .collect::<Result<HashMap<_, _>, _>>()?;
+        drop(q);
+        self.nums = nums;
+        self.limits = limits;
+        Ok(())
+    }
+
+    /// Writes one finished minute: the site and agencies as they are now, the minute's
+    /// rows (added to rows already there for the same minute, as after a restart), and the
+    /// 5-minute rows they fall in, recomputed. One transaction.
+    pub fn write(&mut self, m: &Minute) -> Result<(), StoreError> {
+        let Some(start) = m.rows.first().map(|r| r.start) else {
+            return Ok(());
+        };
+        let tx = self.conn.transaction()?;
+        write_site(&tx, &m.site)?;
+        for a in &m.agencies {
+            let num = upsert_agency(&tx, &mut self.nums, a, start)?;
+            let l = [
+                a.guaranteed.upload as i64,
+                a.ceiling.upload as i64,
+                a.guaranteed.download as i64,
+                a.ceiling.download as i64,
+            ];
+            if self.limits.get(&num) != Some(&l) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO limits VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    (num, start, l[0], l[1], l[2], l[3]),
+                )?;
+                self.limits.insert(num, l);
+            }
+        }
+        let cols = columns();
+        let names = cols.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>();
+        let merge = cols
+            .iter()
+            .map(|(c, k)| match k {
+                Combine::Mean => format!(
+                    "{c} = ({c} * secs + excluded.{c} * excluded.secs + (secs + excluded.secs) / 2) \
+                     / (secs + excluded.secs)"
+                ),
+                Combine::Max => format!("{c} = max({c}, excluded.{c})"),
+                Combine::Sum => format!("{c} = {c} + excluded.{c}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let placeholders = (1..=names.len() + 3)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO minute (start, agency, secs, {}) VALUES ({placeholders})
+                 ON CONFLICT (start, agency) DO UPDATE SET {merge}, secs = secs + excluded.secs",
+                names.join(", ")
+            ))?;
+            for r in &m.rows {
+                let Some(&num) = self.nums.get(&r.agency) else {
+                    continue;
+                };
+                let mut v = vec![r.start, num, r.secs as i64];
+                v.extend(traffic_values(&r.traffic));
+                insert.execute(params_from_iter(v))?;
+            }
+        }
+        let len = self.minute * MINUTES_PER_ROW;
+        let windows: std::collections::BTreeSet<i64> = m
+            .rows
+            .iter()
+            .map(|r| r.start.div_euclid(len) * len)
+            .collect();
+        let rollup = cols
+            .iter()
+            .map(|(c, k)| match k {
+                Combine::Mean => format!("(sum({c} * secs) + sum(secs) / 2) / sum(secs)"),
+                Combine::Max => format!("max({c})"),
+                Combine::Sum => format!("sum({c})"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        for w in windows {
+            tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO five (start, agency, secs, {})
+                     SELECT ?1, agency, sum(secs), {rollup} FROM minute
+                     WHERE start >= ?1 AND start < ?2 GROUP BY agency",
+                    names.join(", ")
+                ),
+                (w, w + len),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes 5-minute rows directly (for a history made up in tests and benchmarks), with
+    /// the agencies and site they name. One transaction.
+    pub fn write_five(
+        &mut self,
+        site: &SiteInfo,
+        agencies: &[AgencyInfo],
+        rows: &[Row],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        write_site(&tx, site)?;
+        let first = rows.first().map(|r| r.start).unwrap_or(0);
+        for a in agencies {
+            let num = upsert_agency(&tx, &mut self.nums, a, first)?;
+            if let std::collections::hash_map::Entry::Vacant(e) = self.limits.entry(num) {
+                let l = [
+                    a.guaranteed.upload as i64,
+                    a.ceiling.upload as i64,
+                    a.guaranteed.download as i64,
+                    a.ceiling.download as i64,
+                ];
+                tx.execute(
+                    "INSERT OR REPLACE INTO limits VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    (num, first, l[0], l[1], l[2], l[3]),
+                )?;
+                e.insert(l);
+            }
+        }
+        let names = columns().into_iter().map(|(c, _)| c).collect::<Vec<_>>();
+        let placeholders = (1..=names.len() + 3)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO five (start, agency, secs, {}) VALUES ({placeholders})",
+                names.join(", ")
+            ))?;
+            let mut last = HashMap::new();
+            for r in rows {
+                let Some(&num) = self.nums.get(&r.agency) else {
+                    continue;
+                };
+                let mut v = vec![r.start, num, r.secs as i64];
+                v.extend(traffic_values(&r.traffic));
+                insert.execute(params_from_iter(v))?;
+                last.insert(num, r.start);
+            }
+            for (num, t) in last {
+                tx.execute(
+                    "UPDATE agency SET last = max(last, ?2) WHERE num = ?1",
+                    (num, t),
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes 5-minute rows older than `keep` and minute rows older than `keep_minutes`
+    /// before `now`. Returns how many rows went.
+    pub fn forget_older(
+        &mut self,
+        now: i64,
+        keep: Duration,
+        keep_minutes: Duration,
+    ) -> Result<usize, StoreError> {
+        let five = self.conn.execute(
+            "DELETE FROM five WHERE start < ?1",
+            [now - keep.as_secs() as i64],
+        )?;
+        let minute = self.conn.execute(
+            "DELETE FROM minute WHERE start < ?1",
+            [now - keep_minutes.as_secs() as i64],
+        )?;
+        Ok(five + minute)
+    }
+
+    /// The minute rows of an agency between two times (unix seconds, `to` excluded).
+    pub fn minutes(&self, agency: &str, from: i64, to: i64) -> Result<Vec<Row>, StoreError> {
+        self.rows("minute", agency, from, to)
+    }
+
+    /// The 5-minute rows of an agency between two times (unix seconds, `to` excluded).
+    pub fn fives(&self, agency: &str, from: i64, to: i64) -> Result<Vec<Row>, StoreError> {
+        self.rows("five", agency, from, to)
+    }
+
+    fn rows(&self, table: &str, agency: &str, from: i64, to: i64) -> Result<Vec<Row>, StoreError> {
+        let names = columns()
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = self.conn.prepare(&format!(
+            "SELECT start, secs, {names} FROM {table} JOIN agency ON agency.num = {table}.agency
+             WHERE agency.id = ?1 AND start >= ?2 AND start < ?3 ORDER BY start"
+        ))?;
+        let rows = q
+            .query_map((agency, from, to), |r| {
+                let mut v = [0i64; 14];
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = r.get(i + 2)?;
+                }
+                Ok(Row {
+                    start: r.get(0)?,
+                    agency: agency.to_string(),
+                    secs: r.get::<_, i64>(1)? as u32,
+                    traffic: traffic_from(&v),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Everything a report needs for the period `from..to` (unix seconds).
+    pub fn read(&self, from: i64, to: i64) -> Result<History, StoreError> {
+        let site = self.site()?;
+        let mut agencies = Vec::new();
+        let mut index = HashMap::new();
+        {
+            let mut q = self.conn.prepare(
+                "SELECT num, id, name, tier, package,
+                    (SELECT up_guaranteed FROM limits WHERE agency = num AND start < ?1 ORDER BY start DESC LIMIT 1),
+                    (SELECT up_ceiling FROM limits WHERE agency = num AND start < ?1 ORDER BY start DESC LIMIT 1),
+                    (SELECT down_guaranteed FROM limits WHERE agency = num AND start < ?1 ORDER BY start DESC LIMIT 1),
+                    (SELECT down_ceiling FROM limits WHERE agency = num AND start < ?1 ORDER BY start DESC LIMIT 1)
+                 FROM agency ORDER BY num",
+            )?;
+            let mut rows = q.query([to])?;
+            while let Some(r) = rows.next()? {
+                let num: i64 = r.get(0)?;
+                let tier = match r.get::<_, String>(3)?.as_str() {
+                    "critical" => Tier::Critical,
+                    "public" => Tier::Public,
+                    _ => Tier::Standard,
+                };
+                let l = |i| -> Result<u64, rusqlite::Error> {
+                    Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64)
+                };
+                index.insert(num, agencies.len());
+                agencies.push(AgencyInfo {
+                    id: r.get(1)?,
+                    name: r.get(2)?,
+                    tier,
+                    package: r.get::<_, Option<i64>>(4)?.map(|p| p as u64),
+                    guaranteed: PerDirection::new(l(5)?, l(7)?),
+                    ceiling: PerDirection::new(l(6)?, l(8)?),
+                });
+            }
+        }
+        let names = columns()
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = self.conn.prepare(&format!(
+            "SELECT start, agency, secs, {names} FROM five WHERE start >= ?1 AND start < ?2"
+        ))?;
+        let mut out = Vec::new();
+        let mut rows = q.query((from, to))?;
+        while let Some(r) = rows.next()? {
+            let Some(&agency) = index.get(&r.get::<_, i64>(1)?) else {
+                continue;
+            };
+            let mut v = [0i64; 14];
+            for (i, x) in v.iter_mut().enumerate() {
+                *x = r.get(i + 3)?;
+            }
+            out.push(Slot {
+                start: r.get(0)?,
+                agency,
+                secs: r.get::<_, i64>(2)? as u32,
+                traffic: traffic_from(&v),
+            });
+        }
+        let (first, last) = self.span()?;
+        Ok(History {
+            site,
+            minute: self.minute,
+            agencies,
+            rows: out,
+            first,
+            last,
+        })
+    }
+
+    /// The first and last 5-minute row's start, if any.
+    pub fn span(&self) -> Result<(Option<i64>, Option<i64>), StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT min(start), max(start) FROM five", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
+    }
+
+    /// Every agency ever recorded, by id.
+    pub fn agency_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut q = self.conn.prepare("SELECT id FROM agency ORDER BY num")?;
+        let ids = q
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// The site as last recorded.
+    pub fn site(&self) -> Result<Option<SiteInfo>, StoreError> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'site'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(
+            v.and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
+                .map(|j| SiteInfo {
+                    name: j["name"].as_str().unwrap_or("").to_string(),
+                    timezone: j["timezone"].as_str().unwrap_or("UTC").to_string(),
+                    offset_seconds: j["offset_seconds"].as_i64().unwrap_or(0) as i32,
+                    capacity: PerDirection::new(
+                        j["capacity"][0].as_u64().unwrap_or(0),
+                        j["capacity"][1].as_u64().unwrap_or(0),
+                    ),
+                    costs: (!j["costs"].is_null()).then(|| j["costs"].clone()),
+                }),
+        )
+    }
+}
+
+fn write_site(tx: &rusqlite::Transaction, site: &SiteInfo) -> Result<(), rusqlite::Error> {
+    let j = serde_json::json!({
+        "name": site.name,
+        "timezone": site.timezone,
+        "offset_seconds": site.offset_seconds,
+        "capacity": [site.capacity.upload, site.capacity.download],
+        "costs": site.costs,
+    });
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('site', ?1)",
+        [j.to_string()],
+    )?;
+    Ok(())
+}
+
+fn upsert_agency(
+    tx: &rusqlite::Transaction,
+    nums: &mut HashMap<String, i64>,
+    a: &AgencyInfo,
+    at: i64,
+) -> Result<i64, rusqlite::Error> {
+    let package = a
+        .package
+        .map(|p| Value::Integer(p as i64))
+        .unwrap_or(Value::Null);
+    match nums.get(&a.id) {
+        Some(&num) => {
+            tx.execute(
+                "UPDATE agency SET name = ?2, tier = ?3, package = ?4, last = max(last, ?5)
+                 WHERE num = ?1",
+                (num, &a.name, a.tier.as_str(), package, at),
+            )?;
+            Ok(num)
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO agency (id, name, tier, package, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                (&a.id, &a.name, a.tier.as_str(), package, at),
+            )?;
+            let num = tx.last_insert_rowid();
+            nums.insert(a.id.clone(), num);
+            Ok(num)
+        }
+    }
+}
