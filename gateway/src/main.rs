@@ -9,7 +9,9 @@ use std::{
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use opd_gateway::{DEFAULT_LISTEN, daemon, policy, status, units::parse_duration};
+use opd_gateway::{
+    DEFAULT_LISTEN, daemon, history, policy, report as needs, status, units::parse_duration,
+};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +44,58 @@ enum Command {
         /// them with no gap and no reset of counters; `opd-gateway detach` removes them.
         #[arg(long, default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
         pin_dir: PathBuf,
+        /// Where the history is kept (history.sqlite): each agency's traffic and demand every
+        /// minute, read by `opd-gateway report`. The service's StateDirectory.
+        #[arg(long, default_value = DEFAULT_STATE_DIR, value_name = "DIR")]
+        state_dir: PathBuf,
+        /// Days the 5-minute rows are kept (the 1-minute rows: 14 days).
+        #[arg(long, default_value_t = 400, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
+        history_days: u64,
+        /// Record no history.
+        #[arg(long)]
+        no_history: bool,
+        /// A history row's length instead of a minute (for tests).
+        #[arg(long, default_value = "60s", hide = true, value_parser = parse_interval)]
+        history_minute: Duration,
+    },
+    /// What each agency used and needed over a period, from the history the daemon keeps:
+    /// 95th percentile of 5-minute averages (nearest rank, as ISPs bill), peak, mean, office
+    /// hours against the rest, how often it was held back, a recommended guarantee and
+    /// ceiling for next year, and for the site the pooled uplink needed against the former
+    /// packages (and their prices, from [site.costs]). Reads while the daemon runs.
+    Report {
+        /// The daemon's --state-dir.
+        #[arg(long, default_value = DEFAULT_STATE_DIR, value_name = "DIR")]
+        state_dir: PathBuf,
+        /// First day, e.g. 2026-01-01 (local date of the site); default: the first recorded.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day, included; default: today.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Only this agency (by id); repeat for several.
+        #[arg(long, value_name = "ID")]
+        agency: Vec<String>,
+        /// table (terminal), csv (one row per agency and direction) or html (one printable
+        /// page with charts).
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "html"])]
+        format: String,
+        /// Language: "id" or "en". Default: Bahasa Indonesia for html, else from the locale.
+        #[arg(long, value_name = "id|en", value_parser = parse_lang)]
+        lang: Option<policy::Lang>,
+        /// Office hours, in the site's time zone.
+        #[arg(
+            long,
+            default_value = "mon-fri 07:30-16:00",
+            value_name = "DAYS HH:MM-HH:MM"
+        )]
+        office_hours: String,
+        /// Kept above the 95th percentile of the pooled need when sizing the uplink, percent.
+        #[arg(long, default_value_t = 20, value_name = "PERCENT")]
+        headroom: u64,
+        /// Write to this file instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Remove everything the gateway pinned or attached (for decommissioning): the programs
     /// leave the ports, then the maps go. Traffic then flows unpoliced in bridge mode and
@@ -83,6 +137,7 @@ enum Command {
 }
 
 const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/opd-gateway";
+const DEFAULT_STATE_DIR: &str = "/var/lib/opd-gateway";
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
@@ -114,6 +169,10 @@ fn main() -> ExitCode {
             interval,
             listen,
             pin_dir,
+            state_dir,
+            history_days,
+            no_history,
+            history_minute,
         } => {
             init_logging();
             daemon::run(&daemon::Options {
@@ -121,9 +180,36 @@ fn main() -> ExitCode {
                 interval,
                 listen,
                 pin_dir,
+                history: (!no_history).then(|| history::Options {
+                    dir: state_dir,
+                    keep: Duration::from_secs(history_days * 86_400),
+                    keep_minutes: history::KEEP_MINUTES,
+                }),
+                history_minute,
             })
             .map_err(Into::into)
         }
+        Command::Report {
+            state_dir,
+            from,
+            to,
+            agency,
+            format,
+            lang,
+            office_hours,
+            headroom,
+            output,
+        } => report(ReportArgs {
+            state_dir,
+            from,
+            to,
+            agency,
+            format,
+            lang,
+            office_hours,
+            headroom,
+            output,
+        }),
         Command::Detach { pin_dir } => detach(&pin_dir),
     };
     match result {
@@ -216,6 +302,83 @@ fn detach(dir: &Path) -> Result<()> {
         println!("nothing pinned under {}", dir.display());
     } else {
         println!("removed from {}: {}", dir.display(), removed.join(", "));
+    }
+    Ok(())
+}
+
+struct ReportArgs {
+    state_dir: PathBuf,
+    from: Option<String>,
+    to: Option<String>,
+    agency: Vec<String>,
+    format: String,
+    lang: Option<policy::Lang>,
+    office_hours: String,
+    headroom: u64,
+    output: Option<PathBuf>,
+}
+
+/// `opd-gateway report`: reads the history (read-only, beside a running daemon) and writes
+/// the needs report.
+fn report(a: ReportArgs) -> Result<()> {
+    let store = history::Store::open_read(&history::path_in(&a.state_dir))?;
+    let office = needs::OfficeHours::parse(&a.office_hours).map_err(anyhow::Error::msg)?;
+    // Dates are local to the site; its time zone is in the history.
+    let (first, last) = store.span()?;
+    let tz = store
+        .site()?
+        .as_ref()
+        .map(|s| policy::TimeZone {
+            name: s.timezone.clone(),
+            offset_seconds: s.offset_seconds,
+        })
+        .unwrap_or_default();
+    let from = match &a.from {
+        Some(d) => needs::parse_date(d, &tz).map_err(|e| anyhow::anyhow!("--from {e}"))?,
+        None => first.unwrap_or(0),
+    };
+    let to = match &a.to {
+        Some(d) => needs::parse_date(d, &tz).map_err(|e| anyhow::anyhow!("--to {e}"))? + 86_400,
+        None => last.map(|l| l + 1).unwrap_or(from + 1).max(from + 1),
+    };
+    if to <= from {
+        anyhow::bail!("--to is before --from: the period is empty");
+    }
+    let known = store.agency_ids()?;
+    for id in &a.agency {
+        if !known.contains(id) {
+            anyhow::bail!(
+                "--agency {id}: no such agency in the history (recorded: {})",
+                known.join(", ")
+            );
+        }
+    }
+    let history = store.read(from, to)?;
+    let r = needs::Report::compute(
+        &history,
+        &needs::Options {
+            from,
+            to,
+            agencies: a.agency,
+            office,
+            headroom_percent: a.headroom,
+        },
+    );
+    let lang = a.lang.unwrap_or(if a.format == "html" {
+        policy::Lang::Id
+    } else {
+        policy::Lang::from_env()
+    });
+    let mut buf = Vec::new();
+    match a.format.as_str() {
+        "csv" => needs::text::write_csv(&mut buf, &r)?,
+        "html" => needs::html::write(&mut buf, &r, lang)?,
+        _ => needs::text::write_table(&mut buf, &r, lang)?,
+    }
+    match &a.output {
+        Some(path) => std::fs::write(path, &buf)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().write_all(&buf)?,
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ use crate::{
         AttachMode, Contents, Dataplane, DataplaneError, Pins, Ports,
         nic::{RxVlanOffload, ensure_rx_vlan_in_frame},
     },
+    history::{self, Recorder, Writer},
     http,
     metrics::Exporter,
     policy::{self, Forwarding, Policy, XdpMode, rate},
@@ -39,6 +40,10 @@ pub struct Options {
     pub listen: SocketAddr,
     /// Where maps and links are pinned in bpffs.
     pub pin_dir: PathBuf,
+    /// Where and how long the history is kept; none records none.
+    pub history: Option<history::Options>,
+    /// A history row's length: a minute, shorter in tests.
+    pub history_minute: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +187,22 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
             })?;
         info!(listen = %opts.listen, "serving /metrics and /status");
         let server = tokio::spawn(http::serve(listener, exporter.clone()));
+        let history = opts.history.as_ref().and_then(|h| {
+            match Writer::start(h, opts.history_minute) {
+                Ok(w) => Some(History {
+                    recorder: Recorder::new(opts.history_minute),
+                    writer: w,
+                    last: Instant::now(),
+                }),
+                Err(e) => {
+                    error!(
+                        error = %crate::error_chain(&e),
+                        "history: cannot open the store; policing goes on, but no history is recorded"
+                    );
+                    None
+                }
+            }
+        });
         let mut daemon = Loop {
             dp: &mut dp,
             ctl: &mut ctl,
@@ -189,9 +210,17 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
             interval: opts.interval,
             exporter: &exporter,
             notifier: &notifier,
+            history,
         };
         let result = daemon.run().await;
         server.abort();
+        if let Some(mut h) = daemon.history.take() {
+            // The minute so far: the next daemon adds to the same rows.
+            if let Some(rows) = h.recorder.take() {
+                h.writer.send(minute(daemon.ctl, rows));
+            }
+            h.writer.finish();
+        }
         result
     })?;
 
@@ -211,6 +240,38 @@ struct Loop<'a> {
     interval: Duration,
     exporter: &'a Exporter,
     notifier: &'a Notifier,
+    history: Option<History>,
+}
+
+/// The history being recorded.
+struct History {
+    recorder: Recorder,
+    writer: Writer,
+    /// When the last tick was recorded.
+    last: Instant,
+}
+
+impl History {
+    /// Adds the tick just taken; hands a finished minute to the writer.
+    fn record(&mut self, ctl: &Controller) {
+        let elapsed = self.last.elapsed();
+        self.last = Instant::now();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        if let Some(rows) = self.recorder.record(&ctl.snapshot(), now, elapsed) {
+            self.writer.send(minute(ctl, rows));
+        }
+    }
+}
+
+fn minute(ctl: &Controller, rows: Vec<history::Row>) -> history::Minute {
+    history::Minute {
+        site: history::SiteInfo::new(ctl.policy()),
+        agencies: history::agencies(ctl.policy(), &ctl.snapshot()),
+        rows,
+    }
 }
 
 /// A ticker that never bursts to catch up after a stall.
@@ -252,6 +313,9 @@ impl Loop<'_> {
                     let started = Instant::now();
                     self.ctl.tick(self.dp, monotonic_ns(), unix_seconds())?;
                     self.exporter.on_tick(self.ctl.snapshot(), started.elapsed());
+                    if let Some(h) = &mut self.history {
+                        h.record(self.ctl);
+                    }
                     if !self.interval.is_zero() && last_print.elapsed() >= self.interval {
                         table::write(&mut std::io::stdout().lock(), &self.ctl.snapshot())
                             .map_err(DaemonError::Table)?;
@@ -314,7 +378,11 @@ impl Loop<'_> {
             Err(e) => return Err(e.into()),
         }
         log_diagnostics(&warnings);
+        // The reload's tick measured the traffic since the last one: record it too.
         self.ctl.tick(self.dp, monotonic_ns(), unix_seconds())?;
+        if let Some(h) = &mut self.history {
+            h.record(self.ctl);
+        }
         self.exporter.on_reload_applied(self.ctl.snapshot());
         info!(from = %running, to = %to, agencies = n, "policy reloaded");
         Ok(())
