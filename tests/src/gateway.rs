@@ -24,6 +24,22 @@ impl SimNetwork {
         wrapper: &[&str],
         env: &[(&str, &str)],
     ) -> Process {
+        self.start_gateway_full(policy, interval, wrapper, env, &[])
+    }
+
+    /// Starts `opd-gateway run` with more options (e.g. `--history-minute 2s`).
+    pub fn start_gateway_args(&self, policy: &Path, interval: &str, args: &[&str]) -> Process {
+        self.start_gateway_full(policy, interval, &[], &[], args)
+    }
+
+    fn start_gateway_full(
+        &self,
+        policy: &Path,
+        interval: &str,
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Process {
         let bin = env_path("OPD_GATEWAY_BIN");
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
@@ -38,6 +54,9 @@ impl SimNetwork {
             .args(["--interval", interval])
             .arg("--pin-dir")
             .arg(&self.pin_dir)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null());
         let mut p = Process::spawn_logged(cmd, "opd-gateway");

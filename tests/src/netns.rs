@@ -84,6 +84,14 @@ pub fn sweep_stale() {
             let _ = std::fs::remove_dir(path);
         }
     }
+    // State directories (a gateway's history) of killed runs.
+    for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with("-state") && owner_pid(&name).is_some_and(|p| !process_alive(p)) {
+            eprintln!("removing state directory {name} left by a killed run");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A network namespace that is deleted when dropped.

@@ -42,6 +42,8 @@ pub struct SimNetwork {
     pub switch: Netns,
     /// The gateway's pin directory in bpffs, unique to this network.
     pub pin_dir: PathBuf,
+    /// The gateway's state directory (its history), unique to this network.
+    pub state_dir: PathBuf,
     /// Loaded TC and XDP programs of the simulated hosts; links close with them.
     pub(crate) programs: Vec<Ebpf>,
 }
@@ -65,11 +67,13 @@ impl SimNetwork {
         std::fs::create_dir_all(&bpffs).expect("create a bpffs mount point");
         sh(Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&bpffs));
         let pin_dir = bpffs.join("opd-gateway");
+        let state_dir = std::env::temp_dir().join(unique_name("state"));
         let mut net = SimNetwork {
             hosts: Vec::new(),
             gateway,
             switch,
             pin_dir,
+            state_dir,
             programs: Vec::new(),
         };
         let sw = &net.switch;
@@ -216,6 +220,7 @@ impl Drop for SimNetwork {
             }
             let _ = std::fs::remove_dir(bpffs); // best effort: an empty directory in /tmp
         }
+        let _ = std::fs::remove_dir_all(&self.state_dir);
     }
 }
 

@@ -17,6 +17,8 @@
 //!    guarantee, against fixed packages.
 //! 8. Closed-loop traffic: TCP transfers from idle, sustained downloads and web-like
 //!    browsing through the daemon, against HTB borrowing by tier and against fixed packages.
+//! 9. The history: disk per agency-year, and the needs report's time for 45 agencies over
+//!    13 months against reading the rows alone.
 //!
 //! Each section is a module that measures into a report of its own and writes it as a
 //! section of BENCHMARKS.md.
@@ -31,6 +33,7 @@ mod allocator;
 mod closed;
 mod daemon;
 mod forwarding;
+mod history;
 mod program;
 mod sharing;
 mod stats;
@@ -76,11 +79,11 @@ fn main() {
         String::from_utf8_lossy(&uname.stdout).trim()
     );
     // Sections to run (default: all): program, forwarding, allocator, accuracy, daemon, tcp,
-    // sharing, closed.
+    // sharing, closed, history.
     let only: Vec<String> = std::env::args().skip(2).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     type Section = fn(&mut String);
-    let sections: [(&str, Section); 8] = [
+    let sections: [(&str, Section); 9] = [
         ("program", |out| program::run().write(out)),
         ("forwarding", |out| forwarding::run().write(out)),
         ("allocator", |out| allocator::run().write(out)),
@@ -89,6 +92,7 @@ fn main() {
         ("tcp", |out| tcp::run().write(out)),
         ("sharing", |out| sharing::run().write(out)),
         ("closed", closed::run),
+        ("history", |out| history::run().write(out)),
     ];
     for (name, section) in sections {
         if want(name) {
