@@ -18,6 +18,7 @@ pub enum Source {
 pub const PROGRAMS: &[(&str, Source)] = &[
     // Installed by setup.
     ("bpftool", Source::Install("bpftool")),
+    ("chromium", Source::Install("chromium")),
     ("ethtool", Source::Install("ethtool")),
     ("iperf3", Source::Install("iperf3")),
     ("ip", Source::Install("iproute2")),

@@ -1,6 +1,8 @@
 //! A made-up history whose figures are known in closed form, for the report's tests and
-//! benchmarks: each agency's 5-minute rates are a shuffle of an arithmetic series, so every
-//! percentile is a term of the series.
+//! benchmarks: each agency's 5-minute rates are the terms of an arithmetic series, so every
+//! percentile is a term of the series. Which row takes which term follows an office's week
+//! (busy in office hours, quiet at night and at weekends), the same for every agency, so
+//! the sum over agencies is a series too and the charts look like a real office's.
 
 use gateway_common::{PerDirection, Tier};
 
@@ -15,12 +17,17 @@ pub fn term(j: u64, n: u64) -> u64 {
     (j * 7919) % n
 }
 
-/// Agency `i`'s download in kbit/s at term `k`: `base(i) + k·step(i)`; upload a quarter.
+/// Agency `i`'s download in kbit/s at term `k` of `n`: from `base(i)` up by `span(i)`
+/// across the series, never decreasing (rates an agency really has: 1 to about 75 Mbps);
+/// upload a quarter of it.
+pub fn rate(i: usize, k: u64, n: u64) -> u64 {
+    base(i) + k * span(i) / n
+}
 pub fn base(i: usize) -> u64 {
     1_000 + 250 * i as u64
 }
-pub fn step(i: usize) -> u64 {
-    1 + (i as u64 % 5)
+pub fn span(i: usize) -> u64 {
+    20_000 + 1_000 * i as u64
 }
 /// What it needed: a little more than it passed.
 pub fn extra_demand(i: usize) -> u64 {
@@ -55,11 +62,12 @@ pub fn history(agencies: usize, days: u64, start: i64) -> (SiteInfo, Vec<AgencyI
         })
         .collect();
     let n = days * ROWS_PER_DAY;
+    let terms = busy_order(n, start, site.offset_seconds);
     let mut rows = Vec::with_capacity((n as usize) * agencies);
     for j in 0..n {
-        let k = term(j, n);
+        let k = terms[j as usize];
         for (i, a) in info.iter().enumerate() {
-            let down = base(i) + k * step(i);
+            let down = rate(i, k, n);
             let held = k.is_multiple_of(10);
             let t = |passed: u64| Traffic {
                 passed,
@@ -79,4 +87,41 @@ pub fn history(agencies: usize, days: u64, start: i64) -> (SiteInfo, Vec<AgencyI
         }
     }
     (site, info, rows)
+}
+
+/// How busy an office is at a local hour (weekday, hour): a share of its busiest hour.
+fn busyness(weekday: u8, hour: u16) -> u64 {
+    let h = match hour {
+        0..=5 => 1,
+        6 => 2,
+        7 => 5,
+        8..=11 => 10,
+        12 => 7,
+        13..=15 => 9,
+        16 => 5,
+        17..=20 => 3,
+        _ => 2,
+    };
+    if weekday >= 5 { h.min(3) } else { h }
+}
+
+/// The term each of `n` rows from `start` takes: rows ranked by their hour's busyness
+/// (ties broken by a shuffle), the busiest taking the largest terms.
+pub fn busy_order(n: u64, start: i64, offset_seconds: i32) -> Vec<u64> {
+    let tz = crate::policy::TimeZone {
+        name: String::new(),
+        offset_seconds,
+    };
+    let mut rows: Vec<(u64, u64, u64)> = (0..n)
+        .map(|j| {
+            let t = tz.local(start + j as i64 * 300);
+            (busyness(t.weekday, t.minute / 60), term(j, n), j)
+        })
+        .collect();
+    rows.sort_unstable();
+    let mut terms = vec![0; n as usize];
+    for (k, (_, _, j)) in rows.into_iter().enumerate() {
+        terms[j as usize] = k as u64;
+    }
+    terms
 }

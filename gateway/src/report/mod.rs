@@ -270,13 +270,19 @@ impl Report {
         }
 
         // The pooled uplink: per 5-minute row, the sum over agencies (public WiFi aside).
-        let mut sums: std::collections::BTreeMap<i64, PerDirection<(u64, u64)>> =
-            Default::default();
+        // Rows are on a grid of `row_secs`: one slot per grid step of the period.
+        let first_start = rows.iter().map(|r| r.start).min().unwrap_or(0);
+        let last_start = rows.iter().map(|r| r.start).max().unwrap_or(0);
+        let slots = ((last_start - first_start) / row_secs.max(1) + 1) as usize;
+        let mut sums: Vec<PerDirection<(u64, u64)>> = vec![Default::default(); slots];
+        let mut filled = vec![false; slots];
         for r in &rows {
             if h.agencies[r.agency].tier == Tier::Public {
                 continue;
             }
-            let s = sums.entry(r.start).or_default();
+            let at = ((r.start - first_start) / row_secs.max(1)) as usize;
+            filled[at] = true;
+            let s = &mut sums[at];
             for dir in Direction::ALL {
                 s[dir].0 += r.traffic[dir].passed;
                 s[dir].1 += r.traffic[dir].demand;
@@ -290,8 +296,14 @@ impl Report {
             .map(|(_, a)| a)
             .collect();
         let site_dirs = PerDirection::from_fn(|dir| {
-            let mut passed: Vec<u64> = sums.values().map(|s| s[dir].0).collect();
-            let mut demand: Vec<u64> = sums.values().map(|s| s[dir].1).collect();
+            let used = || {
+                sums.iter()
+                    .zip(&filled)
+                    .filter(|(_, f)| **f)
+                    .map(|(s, _)| s)
+            };
+            let mut passed: Vec<u64> = used().map(|s| s[dir].0).collect();
+            let mut demand: Vec<u64> = used().map(|s| s[dir].1).collect();
             let p95_demand = nearest_rank(&mut demand, 95);
             SiteFigures {
                 p95_passed: nearest_rank(&mut passed, 95),
@@ -353,7 +365,11 @@ impl Report {
             })
         });
 
-        let recorded: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.start).collect();
+        let mut recorded = vec![false; slots];
+        for r in &rows {
+            recorded[((r.start - first_start) / row_secs.max(1)) as usize] = true;
+        }
+        let recorded = recorded.iter().filter(|x| **x).count();
         let (first, last) = (
             opts.from.max(h.first.unwrap_or(opts.from)),
             opts.to.min(h.last.map(|l| l + row_secs).unwrap_or(opts.to)),
@@ -365,7 +381,7 @@ impl Report {
             to: last.max(first),
             office: opts.office,
             headroom_percent: opts.headroom_percent,
-            recorded_hours: recorded.len() as f64 * row_secs as f64 / 3600.0,
+            recorded_hours: recorded as f64 * row_secs as f64 / 3600.0,
             period_hours: (last - first).max(0) as f64 / 3600.0,
             agencies,
             site_dirs,

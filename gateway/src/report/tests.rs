@@ -222,34 +222,31 @@ fn forty_five_agencies_over_thirteen_months_match_the_generators_closed_form() {
     let n = days * ROWS_PER_DAY;
     let rank = (95 * n).div_ceil(100) - 1; // the term at the 95th percentile
     assert_eq!(r.agencies.len(), 45);
+    let f = synthetic::rate;
     for (i, a) in r.agencies.iter().enumerate() {
         let d = &a.dirs.download;
-        let (b, s) = (synthetic::base(i), synthetic::step(i));
+        let extra = synthetic::extra_demand(i);
         assert_eq!(d.samples as u64, n);
-        assert_eq!(d.p95, b + rank * s, "agency {i}");
-        assert_eq!(d.peak, b + (n - 1) * s);
-        // Mean of the series b + k·s, k = 0..n-1, rounded half up.
-        assert_eq!(d.mean, (2 * b + (n - 1) * s).div_ceil(2), "agency {i}");
-        assert_eq!(d.demand_p95, b + rank * s + synthetic::extra_demand(i));
-        assert_eq!(
-            d.demand_peak,
-            b + (n - 1) * s + synthetic::extra_demand(i) + 100
-        );
+        // The rate never decreases with the term: the 95th percentile is the term's rate.
+        assert_eq!(d.p95, f(i, rank, n), "agency {i}");
+        assert_eq!(d.peak, f(i, n - 1, n));
+        // Mean of every term's rate (equal seconds), rounded half up.
+        let sum: u64 = (0..n).map(|k| f(i, k, n)).sum();
+        assert_eq!(d.mean, (2 * sum + n) / (2 * n), "agency {i}");
+        assert_eq!(d.demand_p95, f(i, rank, n) + extra);
+        assert_eq!(d.demand_peak, f(i, n - 1, n) + extra + 100);
         // Held back in every row whose term is a multiple of 10.
         assert!((d.held_share - n.div_ceil(10) as f64 / n as f64).abs() < 1e-12);
         assert!((d.ceiling_share - n.div_ceil(20) as f64 / n as f64).abs() < 1e-12);
-        let u = &a.dirs.upload;
-        let mut up: Vec<u64> = (0..n).map(|k| (b + k * s) / 4).collect();
-        assert_eq!(u.p95, nearest_rank(&mut up, 95));
+        assert_eq!(a.dirs.upload.p95, f(i, rank, n) / 4);
     }
-    // The pooled sum moves with the same term: its p95 is the sum's term.
+    // Every agency takes the same term in a row: the pooled sum is a series too.
     let standard = 0..44;
-    let sum_b: u64 = standard.clone().map(synthetic::base).sum();
-    let sum_s: u64 = standard.clone().map(synthetic::step).sum();
-    let sum_extra: u64 = standard.map(synthetic::extra_demand).sum();
     let s = &r.site_dirs.download;
-    assert_eq!(s.p95_passed, sum_b + rank * sum_s);
-    assert_eq!(s.p95_demand, sum_b + rank * sum_s + sum_extra);
+    let sum_at = |k| standard.clone().map(|i| f(i, k, n)).sum::<u64>();
+    let sum_extra: u64 = standard.clone().map(synthetic::extra_demand).sum();
+    assert_eq!(s.p95_passed, sum_at(rank));
+    assert_eq!(s.p95_demand, sum_at(rank) + sum_extra);
     assert_eq!(s.needed, (s.p95_demand * 120).div_ceil(100));
     assert_eq!((s.packages, s.with_package), (44 * 20_000, 44));
     let m = r.money.as_ref().unwrap();
@@ -258,6 +255,8 @@ fn forty_five_agencies_over_thirteen_months_match_the_generators_closed_form() {
     let w = r.wifi.as_ref().unwrap();
     assert_eq!(w.agencies, 1);
     assert!((w.hours_served - n as f64 / 12.0).abs() < 1e-6);
+    // Busy in office hours: the office mean is above the rest.
+    assert!(r.agencies[0].dirs.download.office_mean > r.agencies[0].dirs.download.other_mean);
 }
 
 #[test]
