@@ -37,8 +37,8 @@ fn chromium(args: &[&str], page: &Path) -> String {
 #[test]
 fn the_html_report_renders_every_agency_with_its_figures() {
     let dir = TempDir::new("report-page");
-    // Five agencies (the last public WiFi) over four weeks.
-    let (site, agencies, rows) = synthetic::history(5, 28, MONDAY);
+    // A made-up regency of ten agencies over four weeks.
+    let (site, agencies, rows) = synthetic::regency(28, MONDAY, 2026);
     let mut store = Store::open(
         &history::path_in(&dir.0),
         std::time::Duration::from_secs(60),
@@ -60,6 +60,21 @@ fn the_html_report_renders_every_agency_with_its_figures() {
         },
     );
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    // The table and the CSV of the same history, for the docs.
+    for (format, file) in [("table", "report.txt"), ("csv", "report.csv")] {
+        let out = Command::new(env_path("OPD_GATEWAY_BIN"))
+            .args(["report", "--lang", "en", "--format", format, "--state-dir"])
+            .arg(&dir.0)
+            .arg("--output")
+            .arg(target.join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     for (lang, page_name) in [("id", "report-id"), ("en", "report-en")] {
         let page = dir.0.join(format!("{page_name}.html"));
         let out = Command::new(env_path("OPD_GATEWAY_BIN"))

@@ -222,24 +222,60 @@ impl Recorder {
             if o.secs <= 0.0 {
                 continue;
             }
-            let avg = |bits: f64| (bits / o.secs / 1000.0).round() as u64;
+            // Whole seconds, at most the minute (ticks ending in it may have begun before
+            // it), and rates over those seconds: rate × seconds is what was counted.
+            let secs = o.secs.round().clamp(1.0, self.minute as f64);
+            let avg = |bits: f64| (bits / secs / 1000.0).round() as u64;
+            let seconds = |s: f64| s.round().min(secs) as u32;
             rows.push(Row {
                 start,
                 agency: id,
-                secs: o.secs.round().max(1.0) as u32,
+                secs: secs as u32,
                 traffic: o.sums.map(|s| Traffic {
                     passed: avg(s.passed),
                     dropped: avg(s.dropped),
                     demand: avg(s.demand),
                     peak: kbps(s.peak),
                     allocated: avg(s.allocated),
-                    held: s.held.round() as u32,
-                    at_ceiling: s.at_ceiling.round() as u32,
+                    held: seconds(s.held),
+                    at_ceiling: seconds(s.at_ceiling),
                 }),
             });
         }
         self.open.clear();
         Some(rows)
+    }
+}
+
+/// Rows of one agency added up into one starting at `start`: rates averaged over the
+/// seconds recorded (rounded half up), peaks the highest, held seconds summed. How minutes
+/// become a 5-minute row, and how a restarted daemon's part of a minute joins the part
+/// written before.
+pub fn combine(start: i64, rows: &[Row]) -> Row {
+    let secs: u64 = rows.iter().map(|r| r.secs as u64).sum();
+    let traffic = PerDirection::from_fn(|dir| {
+        let mean = |f: fn(&Traffic) -> u64| {
+            let w: u128 = rows
+                .iter()
+                .map(|r| f(&r.traffic[dir]) as u128 * r.secs as u128)
+                .sum();
+            ((w + secs as u128 / 2) / (secs as u128).max(1)) as u64
+        };
+        Traffic {
+            passed: mean(|t| t.passed),
+            dropped: mean(|t| t.dropped),
+            demand: mean(|t| t.demand),
+            peak: rows.iter().map(|r| r.traffic[dir].peak).max().unwrap_or(0),
+            allocated: mean(|t| t.allocated),
+            held: rows.iter().map(|r| r.traffic[dir].held).sum(),
+            at_ceiling: rows.iter().map(|r| r.traffic[dir].at_ceiling).sum(),
+        }
+    });
+    Row {
+        start,
+        agency: rows.first().map(|r| r.agency.clone()).unwrap_or_default(),
+        secs: secs as u32,
+        traffic,
     }
 }
 

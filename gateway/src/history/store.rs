@@ -51,30 +51,24 @@ pub enum StoreError {
 /// The store's layout; a newer one is refused rather than misread.
 pub const LAYOUT: i64 = 1;
 
-/// How a row's column combines when minutes are added up.
-#[derive(Clone, Copy)]
-enum Combine {
-    /// Averaged, weighted by seconds recorded.
-    Mean,
-    Max,
-    Sum,
-}
-
-const TRAFFIC: [(&str, Combine); 7] = [
-    ("passed", Combine::Mean),
-    ("dropped", Combine::Mean),
-    ("demand", Combine::Mean),
-    ("peak", Combine::Max),
-    ("allocated", Combine::Mean),
-    ("held", Combine::Sum),
-    ("at_ceiling", Combine::Sum),
+/// A direction's columns. `peak_above` is the peak less the mean demand, and a row keeps
+/// the seconds `missing` from its length rather than those recorded: both are small numbers
+/// (zero takes no bytes at all), which keeps a 5-minute row near 48 bytes.
+const TRAFFIC: [&str; 7] = [
+    "passed",
+    "dropped",
+    "demand",
+    "peak_above",
+    "allocated",
+    "held",
+    "at_ceiling",
 ];
 const DIRS: [&str; 2] = ["up", "down"];
 
 /// The traffic columns, upload then download, in [`TRAFFIC`] order.
-fn columns() -> Vec<(String, Combine)> {
+fn columns() -> Vec<String> {
     DIRS.iter()
-        .flat_map(|d| TRAFFIC.iter().map(move |(c, k)| (format!("{d}_{c}"), *k)))
+        .flat_map(|d| TRAFFIC.iter().map(move |c| format!("{d}_{c}")))
         .collect()
 }
 
@@ -84,7 +78,7 @@ fn traffic_values(t: &PerDirection<Traffic>) -> [i64; 14] {
             t.passed as i64,
             t.dropped as i64,
             t.demand as i64,
-            t.peak as i64,
+            t.peak.saturating_sub(t.demand) as i64,
             t.allocated as i64,
             t.held as i64,
             t.at_ceiling as i64,
@@ -99,12 +93,70 @@ fn traffic_from(v: &[i64]) -> PerDirection<Traffic> {
         passed: v[0] as u64,
         dropped: v[1] as u64,
         demand: v[2] as u64,
-        peak: v[3] as u64,
+        peak: (v[2] + v[3]) as u64,
         allocated: v[4] as u64,
         held: v[5] as u32,
         at_ceiling: v[6] as u32,
     };
     PerDirection::new(one(&v[..7]), one(&v[7..14]))
+}
+
+/// Writes a row of `table` (rows `len` seconds long), replacing one of the same start and
+/// agency.
+fn put(
+    tx: &rusqlite::Transaction,
+    table: &str,
+    len: i64,
+    num: i64,
+    r: &Row,
+) -> Result<(), rusqlite::Error> {
+    let names = columns().join(", ");
+    let placeholders = (1..=17)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {table} (start, agency, missing, {names}) VALUES ({placeholders})"
+    ))?;
+    let mut v = vec![r.start, num, (len - r.secs as i64).max(0)];
+    v.extend(traffic_values(&r.traffic));
+    insert.execute(params_from_iter(v))?;
+    Ok(())
+}
+
+/// The rows of `table` (rows `len` seconds long) from `from` to `to`, with the agency's
+/// store number.
+fn get(
+    conn: &Connection,
+    table: &str,
+    len: i64,
+    from: i64,
+    to: i64,
+    agency: Option<i64>,
+) -> Result<Vec<(i64, Row)>, rusqlite::Error> {
+    let names = columns().join(", ");
+    let mut q = conn.prepare_cached(&format!(
+        "SELECT start, agency, missing, {names} FROM {table}
+         WHERE start >= ?1 AND start < ?2 AND (?3 IS NULL OR agency = ?3)"
+    ))?;
+    let mut rows = q.query((from, to, agency))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut v = [0i64; 14];
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = r.get(i + 3)?;
+        }
+        out.push((
+            r.get(1)?,
+            Row {
+                start: r.get(0)?,
+                agency: String::new(),
+                secs: (len - r.get::<_, i64>(2)?).max(0) as u32,
+                traffic: traffic_from(&v),
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// The history store.
@@ -196,7 +248,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let cols = columns()
             .iter()
-            .map(|(c, _)| format!("{c} INTEGER NOT NULL"))
+            .map(|c| format!("{c} INTEGER NOT NULL"))
             .collect::<Vec<_>>()
             .join(", ");
         conn.execute_batch(&format!(
@@ -210,9 +262,9 @@ impl Store {
                 down_guaranteed INTEGER NOT NULL, down_ceiling INTEGER NOT NULL,
                 PRIMARY KEY (agency, start)) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS minute (start INTEGER NOT NULL, agency INTEGER NOT NULL,
-                secs INTEGER NOT NULL, {cols}, PRIMARY KEY (start, agency)) WITHOUT ROWID;
+                missing INTEGER NOT NULL, {cols}, PRIMARY KEY (start, agency)) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS five (start INTEGER NOT NULL, agency INTEGER NOT NULL,
-                secs INTEGER NOT NULL, {cols}, PRIMARY KEY (start, agency)) WITHOUT ROWID;"
+                missing INTEGER NOT NULL, {cols}, PRIMARY KEY (start, agency)) WITHOUT ROWID;"
         ))?;
         let layout: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
@@ -336,64 +388,33 @@ impl Store {
                 self.limits.insert(num, l);
             }
         }
-        let cols = columns();
-        let names = cols.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>();
-        let merge = cols
-            .iter()
-            .map(|(c, k)| match k {
-                Combine::Mean => format!(
-                    "{c} = ({c} * secs + excluded.{c} * excluded.secs + (secs + excluded.secs) / 2) \
-                     / (secs + excluded.secs)"
-                ),
-                Combine::Max => format!("{c} = max({c}, excluded.{c})"),
-                Combine::Sum => format!("{c} = {c} + excluded.{c}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let placeholders = (1..=names.len() + 3)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        {
-            let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO minute (start, agency, secs, {}) VALUES ({placeholders})
-                 ON CONFLICT (start, agency) DO UPDATE SET {merge}, secs = secs + excluded.secs",
-                names.join(", ")
-            ))?;
-            for r in &m.rows {
-                let Some(&num) = self.nums.get(&r.agency) else {
-                    continue;
-                };
-                let mut v = vec![r.start, num, r.secs as i64];
-                v.extend(traffic_values(&r.traffic));
-                insert.execute(params_from_iter(v))?;
-            }
+        let len = self.minute;
+        for r in &m.rows {
+            let Some(&num) = self.nums.get(&r.agency) else {
+                continue;
+            };
+            // A restart mid-minute: add to what the last daemon wrote.
+            let mut same = get(&tx, "minute", len, r.start, r.start + 1, Some(num))?;
+            let row = match same.pop() {
+                Some((_, before)) => super::combine(r.start, &[before, r.clone()]),
+                None => r.clone(),
+            };
+            put(&tx, "minute", len, num, &row)?;
         }
-        let len = self.minute * MINUTES_PER_ROW;
+        let five = len * MINUTES_PER_ROW;
         let windows: std::collections::BTreeSet<i64> = m
             .rows
             .iter()
-            .map(|r| r.start.div_euclid(len) * len)
+            .map(|r| r.start.div_euclid(five) * five)
             .collect();
-        let rollup = cols
-            .iter()
-            .map(|(c, k)| match k {
-                Combine::Mean => format!("(sum({c} * secs) + sum(secs) / 2) / sum(secs)"),
-                Combine::Max => format!("max({c})"),
-                Combine::Sum => format!("sum({c})"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
         for w in windows {
-            tx.execute(
-                &format!(
-                    "INSERT OR REPLACE INTO five (start, agency, secs, {})
-                     SELECT ?1, agency, sum(secs), {rollup} FROM minute
-                     WHERE start >= ?1 AND start < ?2 GROUP BY agency",
-                    names.join(", ")
-                ),
-                (w, w + len),
-            )?;
+            let mut by_agency: HashMap<i64, Vec<Row>> = HashMap::new();
+            for (num, r) in get(&tx, "minute", len, w, w + five, None)? {
+                by_agency.entry(num).or_default().push(r);
+            }
+            for (num, rows) in by_agency {
+                put(&tx, "five", five, num, &super::combine(w, &rows))?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -426,24 +447,14 @@ impl Store {
                 e.insert(l);
             }
         }
-        let names = columns().into_iter().map(|(c, _)| c).collect::<Vec<_>>();
-        let placeholders = (1..=names.len() + 3)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let five = self.minute * MINUTES_PER_ROW;
         {
-            let mut insert = tx.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO five (start, agency, secs, {}) VALUES ({placeholders})",
-                names.join(", ")
-            ))?;
             let mut last = HashMap::new();
             for r in rows {
                 let Some(&num) = self.nums.get(&r.agency) else {
                     continue;
                 };
-                let mut v = vec![r.start, num, r.secs as i64];
-                v.extend(traffic_values(&r.traffic));
-                insert.execute(params_from_iter(v))?;
+                put(&tx, "five", five, num, r)?;
                 last.insert(num, r.start);
             }
             for (num, t) in last {
@@ -487,29 +498,21 @@ impl Store {
     }
 
     fn rows(&self, table: &str, agency: &str, from: i64, to: i64) -> Result<Vec<Row>, StoreError> {
-        let names = columns()
+        let Some(&num) = self.nums.get(agency) else {
+            return Ok(Vec::new());
+        };
+        let len = match table {
+            "five" => self.minute * MINUTES_PER_ROW,
+            _ => self.minute,
+        };
+        let mut rows: Vec<Row> = get(&self.conn, table, len, from, to, Some(num))?
             .into_iter()
-            .map(|(c, _)| c)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut q = self.conn.prepare(&format!(
-            "SELECT start, secs, {names} FROM {table} JOIN agency ON agency.num = {table}.agency
-             WHERE agency.id = ?1 AND start >= ?2 AND start < ?3 ORDER BY start"
-        ))?;
-        let rows = q
-            .query_map((agency, from, to), |r| {
-                let mut v = [0i64; 14];
-                for (i, x) in v.iter_mut().enumerate() {
-                    *x = r.get(i + 2)?;
-                }
-                Ok(Row {
-                    start: r.get(0)?,
-                    agency: agency.to_string(),
-                    secs: r.get::<_, i64>(1)? as u32,
-                    traffic: traffic_from(&v),
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(_, mut r)| {
+                r.agency = agency.to_string();
+                r
+            })
+            .collect();
+        rows.sort_by_key(|r| r.start);
         Ok(rows)
     }
 
@@ -558,9 +561,10 @@ impl Store {
         );
         let mid = lo + (hi - lo).max(0) / 2;
         let path = self.path.clone();
+        let len = self.minute * MINUTES_PER_ROW;
         let (a, b) = std::thread::scope(|s| {
-            let other = s.spawn(|| read_slots(&path, mid.max(from), to, &index));
-            let here = read_slots(&path, from, mid.max(from), &index);
+            let other = s.spawn(|| read_slots(&path, len, mid.max(from), to, &index));
+            let here = read_slots(&path, len, from, mid.max(from), &index);
             (here, other.join().expect("the reading thread"))
         });
         let mut out = a?;
@@ -620,6 +624,7 @@ impl Store {
 /// The 5-minute rows of `from..to`, of agencies in `index` (store number → position).
 fn read_slots(
     path: &Path,
+    len: i64,
     from: i64,
     to: i64,
     index: &HashMap<i64, usize>,
@@ -629,13 +634,9 @@ fn read_slots(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    let names = columns()
-        .into_iter()
-        .map(|(c, _)| c)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = columns().join(", ");
     let mut q = conn.prepare(&format!(
-        "SELECT start, agency, secs, {names} FROM five WHERE start >= ?1 AND start < ?2"
+        "SELECT start, agency, missing, {names} FROM five WHERE start >= ?1 AND start < ?2"
     ))?;
     let mut out = Vec::new();
     let mut rows = q.query((from, to))?;
@@ -659,7 +660,7 @@ fn read_slots(
         out.push(Slot {
             start: int(r, 0)?,
             agency,
-            secs: int(r, 2)? as u32,
+            secs: (len - int(r, 2)?).max(0) as u32,
             traffic: traffic_from(&v),
         });
     }

@@ -313,3 +313,28 @@ fn the_store_reads_back_what_was_written_and_refuses_a_newer_layout() {
         .unwrap();
     assert!(missing.to_string().contains("--state-dir"), "{missing}");
 }
+
+#[test]
+fn what_was_counted_is_kept_when_ticks_do_not_fill_a_minute_exactly() {
+    // Two-second minutes, ticks of 0.5 s that jitter: 3 ticks (1.5 s) in one minute and
+    // 5 (2.5 s) in the next, at 8 Mbps. Rate × seconds must still be the bits counted.
+    let mut r = Recorder::new(Duration::from_secs(2));
+    let down = flow(8_000_000, 0, 8_000_000, 10_000_000, 50_000_000);
+    let up = flow(0, 0, 0, 1_000_000, 1_000_000);
+    let snap = snapshot(&[("a", up, down)]);
+    let half = Duration::from_millis(500);
+    let mut rows = Vec::new();
+    for t in [
+        100.4, 100.9, 101.4, 102.0, 102.4, 102.9, 103.4, 103.9, 104.2,
+    ] {
+        rows.extend(r.record(&snap, t, half).unwrap_or_default());
+    }
+    assert_eq!(rows.len(), 2);
+    let bits: u64 = rows
+        .iter()
+        .map(|r| r.traffic.download.passed * 1000 * r.secs as u64)
+        .sum();
+    // 8 ticks of 0.5 s at 8 Mbps.
+    assert_eq!(bits, 8 * 4_000_000);
+    assert!(rows.iter().all(|r| r.secs <= 2));
+}

@@ -111,9 +111,11 @@ pub struct Figures {
 /// The rules the recommendation follows, written beside it in every report.
 pub const RULE_GUARANTEE: (&str, &str) = (
     "guarantee: the 95th percentile of its demand in office hours, rounded up to a step \
-     (1 Mbps below 10 Mbps, 5 Mbps below 100 Mbps, 10 Mbps below 1 Gbps, 100 Mbps above)",
+     (1 Mbps below 10 Mbps, 5 Mbps below 100 Mbps, 10 Mbps below 1 Gbps, 100 Mbps above); \
+     public WiFi keeps its own, as it is served from what the agencies leave",
     "jaminan: persentil ke-95 kebutuhannya pada jam kerja, dibulatkan ke atas ke satu langkah \
-     (1 Mbps di bawah 10 Mbps, 5 Mbps di bawah 100 Mbps, 10 Mbps di bawah 1 Gbps, 100 Mbps di atasnya)",
+     (1 Mbps di bawah 10 Mbps, 5 Mbps di bawah 100 Mbps, 10 Mbps di bawah 1 Gbps, 100 Mbps di atasnya); \
+     WiFi publik tetap dengan jaminannya sendiri, karena dilayani dari sisa yang tidak dipakai OPD",
 );
 pub const RULE_CEILING: (&str, &str) = (
     "ceiling: its highest demand plus 25%, rounded up the same way, at least the guarantee",
@@ -257,6 +259,11 @@ impl Report {
                 let mut f = figures(&per_agency[i], dir, &tz, &opts.office);
                 f.guaranteed = a.guaranteed[dir];
                 f.ceiling = a.ceiling[dir];
+                if a.tier == Tier::Public {
+                    // Served from what the agencies leave: no guarantee to size.
+                    f.recommended_guaranteed = f.guaranteed;
+                    f.recommended_ceiling = f.recommended_ceiling.max(f.guaranteed);
+                }
                 f
             });
             agencies.push(AgencyReport {

@@ -189,6 +189,9 @@ fn every_figure_of_a_small_history_as_computed_by_hand() {
     assert_eq!(m.pooled_per_year, 84_000_000);
     assert_eq!(m.packages_per_year, 60_000_000);
     assert_eq!(m.unpriced, vec!["bpbd".to_string()]);
+    // Public WiFi is served from what is left: its guarantee is not resized.
+    assert_eq!(r.agencies[2].dirs.download.recommended_guaranteed, 8_000);
+    assert_eq!(r.agencies[2].dirs.download.demand_p95, 50_000);
     let w = r.wifi.as_ref().expect("a public WiFi agency");
     // 2 rows · 300 s · 8 Mbps = 4800 Mbit = 0.6 GB.
     assert!((w.gigabytes.download - 0.6).abs() < 1e-9);
