@@ -72,6 +72,21 @@ fn rows_every_minute_survive_kill_9_and_the_report_tells_what_was_sent() {
         .map(|s| s.finish().1.iter().map(|r| r.sent).sum())
         .collect();
     std::thread::sleep(Duration::from_secs(3));
+    // A report while the daemon writes: read-only, beside it.
+    let during = Command::new(env_path("OPD_GATEWAY_BIN"))
+        .args(["report", "--format", "csv", "--state-dir"])
+        .arg(&net.state_dir)
+        .output()
+        .expect("run opd-gateway report");
+    assert!(
+        during.status.success() && String::from_utf8_lossy(&during.stdout).contains("disdik,"),
+        "a report beside the running daemon failed: {}",
+        String::from_utf8_lossy(&during.stderr)
+    );
+    assert!(
+        gw.running(),
+        "the daemon kept running while the report read"
+    );
     // A clean stop writes the minute so far.
     gw.stop();
     let stopped = unix_now();
