@@ -1,5 +1,7 @@
-//! The daemon's HTTP endpoints, served with axum: `/metrics` (Prometheus text format) and
-//! `/status` (JSON, for `opd-gateway status`). At most [`MAX_CONNECTIONS`] connections are
+//! The daemon's HTTP endpoints, served with axum: `/metrics` (Prometheus text format),
+//! `/status` (JSON, for `opd-gateway status` and the page), and the office's page at `/`
+//! with what it reads: `/history.json`, `/report` and `/policy.json` (see [`crate::web`]).
+//! On a listener other than loopback every request needs the credential. At most [`MAX_CONNECTIONS`] connections are
 //! served at once and each is closed after [`IDLE`] without progress, so a flood of clients
 //! or a silent one costs bounded memory and never holds up the control loop (which runs on
 //! its own task). Accept errors (a full descriptor table) are retried after a pause by
@@ -15,9 +17,10 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{Query, Request, State},
     http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
     routing::get,
     serve::Listener,
 };
@@ -28,34 +31,73 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-use crate::metrics::Exporter;
+use crate::{
+    metrics::Exporter,
+    policy::Lang,
+    web::{Range, Web, WebError},
+};
 
 /// Connections served at once; more wait in the kernel's accept queue.
 pub const MAX_CONNECTIONS: usize = 64;
 /// A connection that neither reads nor writes for this long is closed.
 pub const IDLE: Duration = Duration::from_secs(10);
 
-/// The endpoints, for the exporter.
-pub fn router(exporter: Arc<Exporter>) -> Router {
+/// What the endpoints serve from.
+#[derive(Clone)]
+pub struct App {
+    pub exporter: Arc<Exporter>,
+    pub web: Arc<Web>,
+}
+
+/// The endpoints.
+pub fn router(app: App) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
-        .route("/", get(index))
+        .route("/", get(page))
+        .route("/history.json", get(history))
+        .route("/report", get(report))
+        .route("/policy.json", get(policy))
         .fallback(not_found)
-        .with_state(exporter)
+        .layer(middleware::from_fn_with_state(app.clone(), authorize))
+        .with_state(app)
 }
 
 /// Serves the endpoints until the task is dropped.
-pub async fn serve(listener: TcpListener, exporter: Arc<Exporter>) -> io::Result<()> {
+pub async fn serve(listener: TcpListener, app: App) -> io::Result<()> {
     let listener = Bounded {
         inner: listener,
         permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
     };
-    axum::serve(listener, router(exporter)).await
+    axum::serve(listener, router(app)).await
 }
 
-async fn metrics(State(exporter): State<Arc<Exporter>>) -> Response {
-    match exporter.render() {
+/// Lets a request through if no credential is needed or it carries it; else 401, which
+/// makes a browser ask for it.
+async fn authorize(State(app): State<App>, req: Request, next: Next) -> Response {
+    if let Some(c) = &app.web.credential {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !c.admits(given) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"OPD Gateway\", charset=\"UTF-8\"",
+                )],
+                "the credential is missing or wrong: give the secret of the daemon's \
+                 --credential file as the password (any user name) or as a bearer token\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    match app.exporter.render() {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,
@@ -75,18 +117,93 @@ async fn metrics(State(exporter): State<Arc<Exporter>>) -> Response {
     }
 }
 
-async fn status(State(exporter): State<Arc<Exporter>>) -> Json<crate::metrics::Status> {
-    Json(exporter.status())
+async fn status(State(app): State<App>) -> Json<crate::metrics::Status> {
+    Json(app.exporter.status())
 }
 
-async fn index() -> &'static str {
-    "opd-gateway: see /metrics and /status\n"
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // Nothing but the gateway itself: the page must work without the internet.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                 img-src 'self' data:; frame-ancestors 'self'",
+            ),
+        ],
+        crate::web::PAGE,
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct HistoryQuery {
+    agency: String,
+    #[serde(default = "default_range")]
+    range: String,
+}
+
+fn default_range() -> String {
+    "day".into()
+}
+
+fn web_error(e: WebError) -> Response {
+    let code = match e {
+        WebError::NoHistory => StatusCode::NOT_FOUND,
+        WebError::UnknownAgency(_) => StatusCode::NOT_FOUND,
+        WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        WebError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (code, format!("{}\n", crate::error_chain(&e))).into_response()
+}
+
+async fn history(State(app): State<App>, Query(q): Query<HistoryQuery>) -> Response {
+    let Some(range) = Range::parse(&q.range) else {
+        return web_error(WebError::BadRequest(format!(
+            "range `{}`: use hour, day, week or month",
+            q.range
+        )));
+    };
+    let web = app.web.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match tokio::task::spawn_blocking(move || web.series(&q.agency, range, now)).await {
+        Ok(Ok(series)) => Json(series).into_response(),
+        Ok(Err(e)) => web_error(e),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    lang: Option<String>,
+}
+
+async fn report(State(app): State<App>, Query(q): Query<ReportQuery>) -> Response {
+    let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::Id);
+    let web = app.web.clone();
+    match tokio::task::spawn_blocking(move || web.report(q.from.as_deref(), q.to.as_deref(), lang))
+        .await
+    {
+        Ok(Ok(page)) => Html(page).into_response(),
+        Ok(Err(e)) => web_error(e),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn policy(State(app): State<App>) -> Json<crate::web::PolicyView> {
+    Json(app.web.policy_view())
 }
 
 async fn not_found() -> (StatusCode, &'static str) {
     (
         StatusCode::NOT_FOUND,
-        "not found: try /metrics or /status\n",
+        "not found: try /, /metrics or /status\n",
     )
 }
 

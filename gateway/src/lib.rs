@@ -14,7 +14,7 @@
 //! - [`metrics`]: Prometheus metrics and the status, from the snapshot and the counters;
 //! - [`history`]: every agency's traffic and demand minute by minute, kept 13 months in
 //!   an embedded store; [`report`]: the needs report the budget is decided on;
-//! - [`http`]: `/metrics` and `/status` over HTTP;
+//! - [`http`]: `/metrics` and `/status` over HTTP, and [`web`]: the office's page at `/`;
 //! - [`daemon`]: `opd-gateway run`: the loop, the policy watcher, the periodic table;
 //! - [`status`]: `opd-gateway status`, the client of `/status`;
 //! - [`service`]: the systemd notify protocol and watchdog.
@@ -33,6 +33,7 @@ pub mod report;
 pub mod service;
 pub mod status;
 pub mod units;
+pub mod web;
 
 /// Where the daemon serves `/metrics` and `/status` unless told otherwise, and where
 /// `opd-gateway status` looks for them.

@@ -37,7 +37,8 @@ enum Command {
         /// How often to print the per-agency table, e.g. "5s"; "0s" prints none.
         #[arg(long, default_value = "5s", value_parser = parse_interval)]
         interval: Duration,
-        /// Where to serve /metrics (Prometheus) and /status (JSON, for `opd-gateway status`).
+        /// Where to serve the office's page (/), /metrics (Prometheus) and /status (JSON, for
+        /// `opd-gateway status`). Another address than loopback needs --credential.
         #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR:PORT")]
         listen: std::net::SocketAddr,
         /// Where maps and links are pinned in bpffs. They outlive the daemon: a restart adopts
@@ -54,6 +55,11 @@ enum Command {
         /// Record no history.
         #[arg(long)]
         no_history: bool,
+        /// A file with one secret line that every request to --listen must carry (as the
+        /// password of HTTP basic authentication, any user name, or a bearer token).
+        /// Required when --listen is not a loopback address; never put it in a policy.
+        #[arg(long, value_name = "FILE")]
+        credential: Option<PathBuf>,
         /// A history row's length instead of a minute (for tests).
         #[arg(long, default_value = "60s", hide = true, value_parser = parse_interval)]
         history_minute: Duration,
@@ -173,6 +179,7 @@ fn main() -> ExitCode {
             history_days,
             no_history,
             history_minute,
+            credential,
         } => {
             init_logging();
             daemon::run(&daemon::Options {
@@ -186,6 +193,7 @@ fn main() -> ExitCode {
                     keep_minutes: history::KEEP_MINUTES,
                 }),
                 history_minute,
+                credential,
             })
             .map_err(Into::into)
         }

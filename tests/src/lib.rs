@@ -24,6 +24,7 @@
 //! here.
 
 pub mod bed;
+pub mod browser;
 pub mod delay;
 pub mod frames;
 pub mod gateway;
@@ -41,7 +42,7 @@ pub mod traffic;
 pub mod transfer;
 
 pub use bed::Bed;
-pub use http::{http_get, url_encode};
+pub use http::{http_get, http_get_authorized, url_encode};
 pub use netns::{Netns, sweep_stale};
 pub use policy_text::{AgencyText, Limit, PolicyText};
 pub use process::{Process, env_path, require_root, sh};

@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub policy: u64,
     /// Ticks so far.
     pub ticks: u64,
+    /// How often the uplink is re-divided.
+    pub tick: std::time::Duration,
     /// Purchased capacity and what is divided (capacity − headroom), bits/s.
     pub capacity: PerDirection<u64>,
     pub usable: PerDirection<u64>,
@@ -49,6 +51,7 @@ impl Snapshot {
             site: site.name.clone(),
             policy: policy.fingerprint,
             ticks,
+            tick: site.tick,
             capacity: site.capacity,
             usable: PerDirection::from_fn(|d| site.usable(d)),
             agencies: policy

@@ -27,6 +27,7 @@ use crate::{
     metrics::Exporter,
     policy::{self, Forwarding, Policy, XdpMode, rate},
     service::Notifier,
+    web::{self, Credential, Web},
 };
 
 /// What `opd-gateway run` is told.
@@ -44,6 +45,9 @@ pub struct Options {
     pub history: Option<history::Options>,
     /// A history row's length: a minute, shorter in tests.
     pub history_minute: Duration,
+    /// A file holding the secret every HTTP request must carry; required on a listener
+    /// other than loopback.
+    pub credential: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +70,14 @@ pub enum DaemonError {
     Runtime(#[source] std::io::Error),
     #[error("cannot write the per-agency table")]
     Table(#[source] std::io::Error),
+    #[error(
+        "--listen {addr} is reachable from the network: the page, /status and /metrics there \
+         need a credential. Give one with --credential FILE (a file with one secret line), or \
+         listen on 127.0.0.1"
+    )]
+    NeedsCredential { addr: SocketAddr },
+    #[error(transparent)]
+    Credential(#[from] web::CredentialError),
 }
 
 /// Each finding in a policy as its own event, with its position as fields, in the language
@@ -107,6 +119,14 @@ fn ready_status(policy: &Policy) -> String {
 /// Runs the gateway until SIGINT or SIGTERM. The programs stay attached afterwards.
 pub fn run(opts: &Options) -> Result<(), DaemonError> {
     let path = &opts.policy;
+    let credential = opts
+        .credential
+        .as_deref()
+        .map(Credential::read)
+        .transpose()?;
+    if credential.is_none() && !opts.listen.ip().is_loopback() {
+        return Err(DaemonError::NeedsCredential { addr: opts.listen });
+    }
     let policy = policy::load(path).map_err(|e| {
         log_diagnostics(&e.diagnostics);
         DaemonError::InvalidPolicy {
@@ -185,8 +205,25 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                 addr: opts.listen,
                 source,
             })?;
-        info!(listen = %opts.listen, "serving /metrics and /status");
-        let server = tokio::spawn(http::serve(listener, exporter.clone()));
+        let guarded = credential.is_some();
+        let web = Arc::new(Web::new(
+            opts.history.as_ref().map(|h| h.dir.clone()),
+            credential,
+        ));
+        web.policy_applied(ctl.policy(), path);
+        if guarded {
+            info!(
+                listen = %opts.listen,
+                "serving the page at /, /metrics and /status; every request needs the credential"
+            );
+        } else {
+            info!(listen = %opts.listen, "serving the page at /, /metrics and /status");
+        }
+        let app = http::App {
+            exporter: exporter.clone(),
+            web: web.clone(),
+        };
+        let server = tokio::spawn(http::serve(listener, app));
         let history = opts.history.as_ref().and_then(|h| {
             match Writer::start(h, opts.history_minute) {
                 Ok(w) => Some(History {
@@ -211,6 +248,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
             exporter: &exporter,
             notifier: &notifier,
             history,
+            web: &web,
         };
         let result = daemon.run().await;
         server.abort();
@@ -241,6 +279,7 @@ struct Loop<'a> {
     exporter: &'a Exporter,
     notifier: &'a Notifier,
     history: Option<History>,
+    web: &'a Web,
 }
 
 /// The history being recorded.
@@ -356,11 +395,13 @@ impl Loop<'_> {
                 );
                 log_diagnostics(&e.diagnostics);
                 self.exporter.on_reload_rejected();
+                self.web.reloaded("rejected", Some(&e));
                 return Ok(());
             }
         };
         if new.fingerprint == self.ctl.policy().fingerprint {
             info!(policy = %running, "policy unchanged");
+            self.web.reloaded("unchanged", None);
             return Ok(());
         }
         let (to, n, warnings) = (
@@ -373,6 +414,7 @@ impl Loop<'_> {
             Err(e @ ControlError::NeedsRestart { .. }) => {
                 warn!(policy = %running, "reload rejected; the running policy stays in force: {e}");
                 self.exporter.on_reload_rejected();
+                self.web.reloaded("rejected", None);
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
@@ -384,6 +426,8 @@ impl Loop<'_> {
             h.record(self.ctl);
         }
         self.exporter.on_reload_applied(self.ctl.snapshot());
+        self.web.policy_applied(self.ctl.policy(), self.path);
+        self.web.reloaded("applied", None);
         info!(from = %running, to = %to, agencies = n, "policy reloaded");
         Ok(())
     }

@@ -338,3 +338,22 @@ fn what_was_counted_is_kept_when_ticks_do_not_fill_a_minute_exactly() {
     assert_eq!(bits, 8 * 4_000_000);
     assert!(rows.iter().all(|r| r.secs <= 2));
 }
+
+#[test]
+fn made_up_regency_stays_within_ceilings() {
+    let (_, agencies, rows) = synthetic::regency(28, 1_767_546_000, 2026);
+    for a in &agencies {
+        let max = rows
+            .iter()
+            .filter(|r| r.agency == a.id)
+            .map(|r| r.traffic.download.passed)
+            .max()
+            .unwrap();
+        assert!(
+            max <= a.ceiling.download,
+            "{}: {max} above {}",
+            a.id,
+            a.ceiling.download
+        );
+    }
+}

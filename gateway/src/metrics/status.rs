@@ -69,6 +69,9 @@ pub struct Status {
     pub generation: u64,
     /// Ticks so far.
     pub tick: u64,
+    /// Milliseconds between ticks (0 from a daemon that did not say).
+    #[serde(default)]
+    pub tick_ms: u64,
     /// Per direction: upload, download; bits/s.
     pub capacity_bps: [u64; 2],
     pub usable_bps: [u64; 2],
@@ -82,6 +85,7 @@ impl Status {
             policy: format!("{:016x}", snapshot.policy),
             generation,
             tick: snapshot.ticks,
+            tick_ms: snapshot.tick.as_millis() as u64,
             capacity_bps: [snapshot.capacity.upload, snapshot.capacity.download],
             usable_bps: [snapshot.usable.upload, snapshot.usable.download],
             agencies: snapshot
