@@ -37,8 +37,10 @@ use crate::{
     web::{Range, Web, WebError},
 };
 
-/// Connections served at once; more wait in the kernel's accept queue.
-pub const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once; more wait in the kernel's accept queue. Each open page
+/// keeps one alive while it polls: room for the office's 200 pages and Prometheus, at a
+/// few kilobytes each (BENCHMARKS.md, section 10).
+pub const MAX_CONNECTIONS: usize = 512;
 /// A connection that neither reads nor writes for this long is closed.
 pub const IDLE: Duration = Duration::from_secs(10);
 

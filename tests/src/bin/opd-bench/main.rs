@@ -19,6 +19,8 @@
 //!    browsing through the daemon, against HTB borrowing by tier and against fixed packages.
 //! 9. The history: disk per agency-year, and the needs report's time for 45 agencies over
 //!    13 months against reading the rows alone.
+//! 10. The office's page: latency of `/`, `/status` and `/metrics` and the tick time while 200
+//!     pages poll, against the same load on `/metrics` and against none.
 //!
 //! Each section is a module that measures into a report of its own and writes it as a
 //! section of BENCHMARKS.md.
@@ -38,6 +40,7 @@ mod program;
 mod sharing;
 mod stats;
 mod tcp;
+mod web;
 
 use std::path::PathBuf;
 
@@ -79,11 +82,11 @@ fn main() {
         String::from_utf8_lossy(&uname.stdout).trim()
     );
     // Sections to run (default: all): program, forwarding, allocator, accuracy, daemon, tcp,
-    // sharing, closed, history.
+    // sharing, closed, history, web.
     let only: Vec<String> = std::env::args().skip(2).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     type Section = fn(&mut String);
-    let sections: [(&str, Section); 9] = [
+    let sections: [(&str, Section); 10] = [
         ("program", |out| program::run().write(out)),
         ("forwarding", |out| forwarding::run().write(out)),
         ("allocator", |out| allocator::run().write(out)),
@@ -93,6 +96,7 @@ fn main() {
         ("sharing", |out| sharing::run().write(out)),
         ("closed", closed::run),
         ("history", |out| history::run().write(out)),
+        ("web", |out| web::run().write(out)),
     ];
     for (name, section) in sections {
         if want(name) {
