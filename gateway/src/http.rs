@@ -49,6 +49,18 @@ pub const IDLE: Duration = Duration::from_secs(10);
 pub struct App {
     pub exporter: Arc<Exporter>,
     pub web: Arc<Web>,
+    /// One report at a time: a year of 45 agencies is seconds of CPU and hundreds of MB.
+    pub reports: Arc<Semaphore>,
+}
+
+impl App {
+    pub fn new(exporter: Arc<Exporter>, web: Arc<Web>) -> App {
+        App {
+            exporter,
+            web,
+            reports: Arc::new(Semaphore::new(1)),
+        }
+    }
 }
 
 /// The endpoints.
@@ -77,6 +89,15 @@ pub async fn serve(listener: TcpListener, app: App) -> io::Result<()> {
 /// Lets a request through if no credential is needed or it carries it; else 401, which
 /// makes a browser ask for it.
 async fn authorize(State(app): State<App>, req: Request, next: Next) -> Response {
+    if app.web.credential.is_none() && !loopback_host(&req) {
+        // Without a credential the daemon listens on loopback only; a request naming
+        // another host there is a web page elsewhere reaching in (DNS rebinding).
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this gateway answers requests for localhost, 127.0.0.1 or [::1] only\n",
+        )
+            .into_response();
+    }
     if let Some(c) = &app.web.credential {
         let given = req
             .headers()
@@ -121,6 +142,25 @@ async fn metrics(State(app): State<App>) -> Response {
 
 async fn status(State(app): State<App>) -> Json<crate::metrics::Status> {
     Json(app.exporter.status())
+}
+
+/// True if the request's Host names the loopback interface (with any port), or names none.
+fn loopback_host(req: &Request) -> bool {
+    let Some(host) = req.headers().get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "::1"
+    )
 }
 
 async fn page() -> Response {
@@ -188,9 +228,20 @@ struct ReportQuery {
 
 async fn report(State(app): State<App>, Query(q): Query<ReportQuery>) -> Response {
     let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::Id);
+    let Ok(permit) = app.reports.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "another report is being prepared; try again in a few seconds\n",
+        )
+            .into_response();
+    };
     let web = app.web.clone();
-    match tokio::task::spawn_blocking(move || web.report(q.from.as_deref(), q.to.as_deref(), lang))
-        .await
+    match tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        web.report(q.from.as_deref(), q.to.as_deref(), lang)
+    })
+    .await
     {
         Ok(Ok(page)) => Html(page).into_response(),
         Ok(Err(e)) => web_error(e),

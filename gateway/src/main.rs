@@ -97,7 +97,7 @@ enum Command {
         )]
         office_hours: String,
         /// Kept above the 95th percentile of the pooled need when sizing the uplink, percent.
-        #[arg(long, default_value_t = 20, value_name = "PERCENT")]
+        #[arg(long, default_value_t = 20, value_name = "PERCENT", value_parser = clap::value_parser!(u64).range(0..=1000))]
         headroom: u64,
         /// Write to this file instead of standard output.
         #[arg(short, long, value_name = "FILE")]

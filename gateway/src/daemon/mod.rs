@@ -219,10 +219,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
         } else {
             info!(listen = %opts.listen, "serving the page at /, /metrics and /status");
         }
-        let app = http::App {
-            exporter: exporter.clone(),
-            web: web.clone(),
-        };
+        let app = http::App::new(exporter.clone(), web.clone());
         let server = tokio::spawn(http::serve(listener, app));
         let history = opts.history.as_ref().and_then(|h| {
             match Writer::start(h, opts.history_minute) {
@@ -414,7 +411,7 @@ impl Loop<'_> {
             Err(e @ ControlError::NeedsRestart { .. }) => {
                 warn!(policy = %running, "reload rejected; the running policy stays in force: {e}");
                 self.exporter.on_reload_rejected();
-                self.web.reloaded("rejected", None);
+                self.web.refused(&e.to_string());
                 return Ok(());
             }
             Err(e) => return Err(e.into()),

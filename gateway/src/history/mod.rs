@@ -184,7 +184,9 @@ impl Recorder {
             _ => None,
         };
         self.start = Some(start);
-        let dt = elapsed.as_secs_f64();
+        // A stall longer than a minute (a paused machine) counts as a minute at the rates
+        // measured over it: its bits would otherwise make one minute look many times busier.
+        let dt = elapsed.as_secs_f64().min(self.minute as f64);
         for a in &snap.agencies {
             if !self.open.contains_key(&a.id) {
                 self.order.push(a.id.clone());
@@ -247,12 +249,15 @@ impl Recorder {
     }
 }
 
-/// Rows of one agency added up into one starting at `start`: rates averaged over the
-/// seconds recorded (rounded half up), peaks the highest, held seconds summed. How minutes
-/// become a 5-minute row, and how a restarted daemon's part of a minute joins the part
-/// written before.
-pub fn combine(start: i64, rows: &[Row]) -> Row {
-    let secs: u64 = rows.iter().map(|r| r.secs as u64).sum();
+/// Rows of one agency added up into one of at most `len` seconds starting at `start`:
+/// rates averaged over the seconds recorded (rounded half up), peaks the highest, held
+/// seconds summed. How minutes become a 5-minute row, and how a restarted daemon's part of a
+/// minute joins the part written before. Rows that add up to more than `len` (the same
+/// minutes recorded twice, after the clock went back) keep every bit counted: the rates are
+/// taken over `len`, and no share of it is held back more than all of it.
+pub fn combine(start: i64, rows: &[Row], len: u32) -> Row {
+    let recorded: u64 = rows.iter().map(|r| r.secs as u64).sum();
+    let secs = recorded.min(len as u64);
     let traffic = PerDirection::from_fn(|dir| {
         let mean = |f: fn(&Traffic) -> u64| {
             let w: u128 = rows
@@ -261,14 +266,17 @@ pub fn combine(start: i64, rows: &[Row]) -> Row {
                 .sum();
             ((w + secs as u128 / 2) / (secs as u128).max(1)) as u64
         };
+        let seconds = |f: fn(&Traffic) -> u32| {
+            (rows.iter().map(|r| f(&r.traffic[dir]) as u64).sum::<u64>()).min(secs) as u32
+        };
         Traffic {
             passed: mean(|t| t.passed),
             dropped: mean(|t| t.dropped),
             demand: mean(|t| t.demand),
             peak: rows.iter().map(|r| r.traffic[dir].peak).max().unwrap_or(0),
             allocated: mean(|t| t.allocated),
-            held: rows.iter().map(|r| r.traffic[dir].held).sum(),
-            at_ceiling: rows.iter().map(|r| r.traffic[dir].at_ceiling).sum(),
+            held: seconds(|t| t.held),
+            at_ceiling: seconds(|t| t.at_ceiling),
         }
     });
     Row {

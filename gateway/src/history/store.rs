@@ -42,6 +42,15 @@ pub enum StoreError {
         "the history at {path} was written by a newer opd-gateway (layout {found}, this one reads {LAYOUT})"
     )]
     Layout { path: PathBuf, found: i64 },
+    #[error(
+        "the history at {path} was recorded in rows of {recorded} s; rows of {asked} s would \
+         misread it: keep --history-minute as it was, or use another --state-dir"
+    )]
+    MinuteChanged {
+        path: PathBuf,
+        recorded: i64,
+        asked: i64,
+    },
     #[error("the history store failed")]
     Sql(#[from] rusqlite::Error),
     #[error("cannot start the history's writer")]
@@ -281,6 +290,23 @@ impl Store {
             _ => {}
         }
         let minute = (minute.as_secs() as i64).max(1);
+        let recorded: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'minute'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .and_then(|m| m.parse().ok());
+        let rows: i64 = conn.query_row("SELECT count(*) FROM minute", [], |r| r.get(0))?;
+        if let Some(recorded) = recorded
+            && recorded != minute
+            && rows > 0
+        {
+            return Err(StoreError::MinuteChanged {
+                path: path.to_path_buf(),
+                recorded,
+                asked: minute,
+            });
+        }
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('layout', ?1), ('minute', ?2)",
             (LAYOUT.to_string(), minute.to_string()),
@@ -396,7 +422,7 @@ impl Store {
             // A restart mid-minute: add to what the last daemon wrote.
             let mut same = get(&tx, "minute", len, r.start, r.start + 1, Some(num))?;
             let row = match same.pop() {
-                Some((_, before)) => super::combine(r.start, &[before, r.clone()]),
+                Some((_, before)) => super::combine(r.start, &[before, r.clone()], len as u32),
                 None => r.clone(),
             };
             put(&tx, "minute", len, num, &row)?;
@@ -413,7 +439,13 @@ impl Store {
                 by_agency.entry(num).or_default().push(r);
             }
             for (num, rows) in by_agency {
-                put(&tx, "five", five, num, &super::combine(w, &rows))?;
+                put(
+                    &tx,
+                    "five",
+                    five,
+                    num,
+                    &super::combine(w, &rows, five as u32),
+                )?;
             }
         }
         tx.commit()?;
@@ -476,6 +508,15 @@ impl Store {
         keep: Duration,
         keep_minutes: Duration,
     ) -> Result<usize, StoreError> {
+        // Counted from the newest row, not from a clock that may have jumped ahead (a board
+        // whose clock comes up years late would otherwise delete the whole history).
+        let newest: Option<i64> = self
+            .conn
+            .query_row("SELECT max(start) FROM five", [], |r| r.get(0))?;
+        let Some(newest) = newest else {
+            return Ok(0);
+        };
+        let now = now.min(newest + 86_400);
         let five = self.conn.execute(
             "DELETE FROM five WHERE start < ?1",
             [now - keep.as_secs() as i64],

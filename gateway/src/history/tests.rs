@@ -357,3 +357,86 @@ fn made_up_regency_stays_within_ceilings() {
         );
     }
 }
+
+#[test]
+fn minutes_recorded_twice_after_the_clock_went_back_keep_their_bits_and_no_share_above_all() {
+    let (_dir, mut store) = temp_store("twice");
+    let m = |rows| Minute {
+        site: site(),
+        agencies: vec![agency("dinkes", "Dinas Kesehatan", 10_000)],
+        rows,
+    };
+    let start = 1_790_000_100;
+    // A full minute at 3 Mbps held back half of it, then the same minute again at 5 Mbps.
+    store
+        .write(&m(vec![row(start, "dinkes", 60, 3_000)]))
+        .unwrap();
+    store
+        .write(&m(vec![row(start, "dinkes", 60, 5_000)]))
+        .unwrap();
+    let r = &store.minutes("dinkes", start, start + 60).unwrap()[0];
+    assert_eq!(r.secs, 60);
+    // Both minutes' bits over one minute: 8 Mbps.
+    assert_eq!(r.traffic.download.passed, 8_000);
+    assert_eq!(
+        r.traffic.download.held, 60,
+        "held 30 + 30 s, never more than the minute"
+    );
+    let five = &store.fives("dinkes", start, start + 300).unwrap()[0];
+    assert!(five.traffic.download.held <= five.secs);
+}
+
+#[test]
+fn a_clock_years_ahead_does_not_delete_the_history() {
+    let (_dir, mut store) = temp_store("ahead");
+    let start = 1_790_000_100;
+    let m = Minute {
+        site: site(),
+        agencies: vec![agency("dinkes", "Dinas Kesehatan", 10_000)],
+        rows: vec![row(start, "dinkes", 60, 1_000)],
+    };
+    store.write(&m).unwrap();
+    let years_later = start + 3 * 365 * 86_400;
+    let removed = store.forget_older(years_later, KEEP, KEEP_MINUTES).unwrap();
+    assert_eq!(
+        removed, 0,
+        "kept: counted from the newest row, not from the clock"
+    );
+    assert_eq!(store.fives("dinkes", 0, i64::MAX).unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_refuses_rows_of_another_length_than_it_recorded() {
+    let (dir, mut store) = temp_store("length");
+    let m = Minute {
+        site: site(),
+        agencies: vec![agency("dinkes", "Dinas Kesehatan", 10_000)],
+        rows: vec![row(1_790_000_100, "dinkes", 60, 1_000)],
+    };
+    store.write(&m).unwrap();
+    drop(store);
+    let e = Store::open(&path_in(dir.path()), Duration::from_secs(10))
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("--history-minute"), "{e}");
+    Store::open(&path_in(dir.path()), Duration::from_secs(60)).expect("the same length");
+}
+
+#[test]
+fn a_stall_counts_as_a_minute_at_its_rate() {
+    let mut r = Recorder::new(Duration::from_secs(60));
+    let down = flow(8_000_000, 0, 8_000_000, 10_000_000, 50_000_000);
+    let up = flow(0, 0, 0, 1_000_000, 1_000_000);
+    // Five minutes without a tick, then one measuring 8 Mbps over them.
+    r.record(
+        &snapshot(&[("a", up, down)]),
+        1_000.0,
+        Duration::from_secs(300),
+    );
+    let rows = r.take().unwrap();
+    assert_eq!(rows[0].secs, 60);
+    assert_eq!(
+        rows[0].traffic.download.passed, 8_000,
+        "the rate, not five minutes' bits"
+    );
+}

@@ -66,6 +66,11 @@ impl OfficeHours {
             .map_err(|e| format!("\"{s}\": {}", e.message.text(lang)))?;
         let (start, end) = crate::policy::clock::parse_hours(hours)
             .map_err(|e| format!("\"{s}\": {}", e.text(lang)))?;
+        if end <= start {
+            return Err(format!(
+                "\"{s}\": office hours end after they start on the same day, like \"mon-fri 07:30-16:00\""
+            ));
+        }
         Ok(OfficeHours { days, start, end })
     }
 
@@ -256,7 +261,7 @@ impl Report {
                 continue;
             }
             let dirs = PerDirection::from_fn(|dir| {
-                let mut f = figures(&per_agency[i], dir, &tz, &opts.office);
+                let mut f = figures(&per_agency[i], dir, &tz, &opts.office, row_secs);
                 f.guaranteed = a.guaranteed[dir];
                 f.ceiling = a.ceiling[dir];
                 if a.tier == Tier::Public {
@@ -398,11 +403,15 @@ impl Report {
     }
 }
 
+/// One agency's figures in one direction. Rows recorded for less than half their length
+/// (a daemon starting or stopping in them) count in the means and totals but not in the
+/// percentiles and peaks: a few seconds are not a 5-minute average.
 fn figures(
     rows: &[&crate::history::store::Slot],
     dir: Direction,
     tz: &TimeZone,
     office: &OfficeHours,
+    row_secs: i64,
 ) -> Figures {
     let mut f = Figures {
         samples: rows.len(),
@@ -422,9 +431,12 @@ fn figures(
     for r in rows {
         let t = &r.traffic[dir];
         let s = r.secs as u128;
-        passed.push(t.passed);
-        demand.push(t.demand);
-        f.demand_peak = f.demand_peak.max(t.peak);
+        let whole = r.secs as i64 * 2 >= row_secs;
+        if whole {
+            passed.push(t.passed);
+            demand.push(t.demand);
+            f.demand_peak = f.demand_peak.max(t.peak);
+        }
         secs += s;
         weighted += t.passed as u128 * s;
         passed_bits += t.passed as u128 * 1000 * s;
@@ -435,7 +447,9 @@ fn figures(
         if office.covers(local) {
             o_secs += s;
             o_weighted += t.passed as u128 * s;
-            office_demand.push(t.demand);
+            if whole {
+                office_demand.push(t.demand);
+            }
         } else {
             r_secs += s;
             r_weighted += t.passed as u128 * s;

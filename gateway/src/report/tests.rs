@@ -56,6 +56,8 @@ fn office_hours_as_admins_write_them() {
     let sat = OfficeHours::parse("mon-sat 08:00-12:00").unwrap();
     assert!(sat.days[5] && !sat.days[6]);
     assert!(OfficeHours::parse("07:30-16:00").is_err());
+    let night = OfficeHours::parse("mon-sun 22:00-06:00").unwrap_err();
+    assert!(night.contains("same day"), "{night}");
 }
 
 fn traffic(passed: u64, demand: u64) -> Traffic {
@@ -333,4 +335,35 @@ fn the_table_speaks_the_admins_language() {
             assert!(s.contains(w), "{lang:?}: {w:?} missing in\n{s}");
         }
     }
+}
+
+#[test]
+fn rows_recorded_for_a_few_seconds_are_no_percentile() {
+    let mut h = hand_history();
+    // A daemon started 20 s before the end of a row: 90 Mbps for those 20 s.
+    h.rows.push(crate::history::store::Slot {
+        start: MONDAY + 10 * 3600,
+        agency: 0,
+        secs: 20,
+        traffic: PerDirection::new(traffic(100, 100), traffic(90_000, 90_000)),
+    });
+    let r = Report::compute(&h, &options());
+    let d = &r.agencies[0].dirs.download;
+    assert_eq!(d.p95, 12_000, "the short row is not a 5-minute average");
+    assert_eq!(d.peak, 12_000);
+    assert_eq!(d.samples, 5);
+    // Its bits still count: 7_800_000 + 90_000·20 kbit.
+    assert_eq!(d.passed_bytes, (7_800_000 + 1_800_000) * 1000 / 8);
+}
+
+#[test]
+fn a_name_a_spreadsheet_would_run_is_kept_as_text() {
+    let mut h = hand_history();
+    h.agencies[0].name = "=HYPERLINK(\"http://x\")".into();
+    let r = Report::compute(&h, &options());
+    let mut out = Vec::new();
+    text::write_csv(&mut out, &r).unwrap();
+    let csv = String::from_utf8(out).unwrap();
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(!csv.contains(",=HYPERLINK"));
 }

@@ -51,11 +51,18 @@ pub const CSV_HEADER: &[&str] = &[
     "package_price_per_year",
 ];
 
+/// A field as RFC 4180 quotes it; text a spreadsheet would take for a formula (`=`, `+`,
+/// `-`, `@`) is kept as text with a leading apostrophe.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 

@@ -303,6 +303,17 @@ impl Web {
         });
     }
 
+    /// A reload refused for a reason that is not in the policy's text (it would move the
+    /// programs: a restart applies it).
+    pub fn refused(&self, why: &str) {
+        self.view().last_reload = Some(Reload {
+            at: unix_now(),
+            result: "rejected",
+            messages_id: vec![why.to_string()],
+            messages_en: vec![why.to_string()],
+        });
+    }
+
     pub fn policy_view(&self) -> PolicyView {
         self.view().clone()
     }

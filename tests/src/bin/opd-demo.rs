@@ -297,10 +297,16 @@ fn main() {
         .collect();
     println!(
         "Prometheus metrics: `ip netns exec {} curl -s http://{DAEMON_ADDR}/metrics`; \
-         the same table from the daemon: `ip netns exec {} {} status --watch`\n",
+         the same table from the daemon: `ip netns exec {} {} status --watch`; with --keep, \
+         the office's page: `ip netns exec {} chromium --headless --no-sandbox \
+         --screenshot=/tmp/page.png http://{DAEMON_ADDR}/`, and the needs report of what the \
+         gateway recorded: `{} report --state-dir {}`\n",
         net.gateway.name(),
         net.gateway.name(),
-        opd_testbed::env_path("OPD_GATEWAY_BIN").display()
+        opd_testbed::env_path("OPD_GATEWAY_BIN").display(),
+        net.gateway.name(),
+        opd_testbed::env_path("OPD_GATEWAY_BIN").display(),
+        net.state_dir.display()
     );
     // What the daemon reports every second, for the plot and the live table.
     let mut samples: Vec<(f64, Status)> = Vec::new();
