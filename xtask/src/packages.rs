@@ -46,13 +46,26 @@ pub const PROGRAMS: &[(&str, Source)] = &[
     ("rustup", Source::Toolchain),
 ];
 
-/// The Debian packages setup installs, each once, in the order of [`PROGRAMS`].
+/// Packages no program is started from that setup installs too, and why.
+pub const SUPPORT: &[(&str, &str)] = &[(
+    "fonts-dejavu-core",
+    "the text of the pages headless Chromium renders for the screenshots in docs/ (Chromium \
+     depends on no font)",
+)];
+
+/// The Debian packages setup installs, each once, in the order of [`PROGRAMS`], then
+/// [`SUPPORT`].
 pub fn to_install() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     for (_, source) in PROGRAMS {
         if let Source::Install(p) = source
             && !out.contains(p)
         {
+            out.push(p);
+        }
+    }
+    for (p, _) in SUPPORT {
+        if !out.contains(p) {
             out.push(p);
         }
     }
