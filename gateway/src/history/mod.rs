@@ -27,7 +27,10 @@ use std::{
 use gateway_common::{Direction, PerDirection, Tier};
 use tracing::{info, warn};
 
-use crate::{control::Snapshot, policy::Policy};
+use crate::{
+    control::{Snapshot, unix_seconds},
+    policy::Policy,
+};
 
 pub use store::{Store, StoreError};
 
@@ -329,7 +332,7 @@ impl Writer {
     pub fn start(opts: &Options, minute: Duration) -> Result<Writer, StoreError> {
         let mut store = Store::open(&path_in(&opts.dir), minute)?;
         let (keep, keep_minutes) = (opts.keep, opts.keep_minutes);
-        let removed = store.forget_older(unix_now(), keep, keep_minutes)?;
+        let removed = store.forget_older(unix_seconds(), keep, keep_minutes)?;
         info!(
             path = %path_in(&opts.dir).display(),
             removed,
@@ -349,7 +352,7 @@ impl Writer {
                     written += 1;
                     // Retention once an hour of rows.
                     if written.is_multiple_of(60)
-                        && let Err(e) = store.forget_older(unix_now(), keep, keep_minutes)
+                        && let Err(e) = store.forget_older(unix_seconds(), keep, keep_minutes)
                     {
                         warn!(error = %crate::error_chain(&e), "history: cannot remove old rows");
                     }
@@ -376,13 +379,6 @@ impl Writer {
             let _ = t.join();
         }
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::{
 use serde::Serialize;
 
 use crate::{
+    control::unix_seconds,
     history::{self, Store},
     policy::{self, Lang, Policy},
     report,
@@ -283,7 +284,7 @@ impl Web {
         v.fingerprint = format!("{:016x}", policy.fingerprint);
         v.path = path.display().to_string();
         v.files = files;
-        v.applied_at = unix_now();
+        v.applied_at = unix_seconds();
         v.warnings = policy.warnings.iter().map(|w| w.render(Lang::Id)).collect();
     }
 
@@ -296,7 +297,7 @@ impl Web {
                 .unwrap_or_default()
         };
         self.view().last_reload = Some(Reload {
-            at: unix_now(),
+            at: unix_seconds(),
             result,
             messages_id: lines(Lang::Id),
             messages_en: lines(Lang::En),
@@ -307,7 +308,7 @@ impl Web {
     /// programs: a restart applies it).
     pub fn refused(&self, why: &str) {
         self.view().last_reload = Some(Reload {
-            at: unix_now(),
+            at: unix_seconds(),
             result: "rejected",
             messages_id: vec![why.to_string()],
             messages_en: vec![why.to_string()],
@@ -423,13 +424,6 @@ impl Web {
         report::html::write(&mut out, &r, lang).expect("writing to memory");
         Ok(String::from_utf8(out).expect("the page is UTF-8"))
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

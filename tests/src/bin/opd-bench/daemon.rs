@@ -9,12 +9,12 @@ use opd_testbed::{AgencyText, Bed, Forwarding, Limit, PolicyText, Way};
 
 /// A process's resident memory and CPU time so far, from /proc: CPU from each thread's
 /// schedstat (nanoseconds on a CPU), finer than the clock ticks of /proc/<pid>/stat.
-struct ProcessTimes {
-    rss_kb: u64,
-    cpu_seconds: f64,
+pub struct ProcessTimes {
+    pub rss_kb: u64,
+    pub cpu_seconds: f64,
 }
 
-fn process_times(pid: u32) -> ProcessTimes {
+pub fn process_times(pid: u32) -> ProcessTimes {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss_kb = status
         .lines()
