@@ -69,40 +69,7 @@ enum Command {
     /// hours against the rest, how often it was held back, a recommended guarantee and
     /// ceiling for next year, and for the site the pooled uplink needed against the former
     /// packages (and their prices, from [site.costs]). Reads while the daemon runs.
-    Report {
-        /// The daemon's --state-dir.
-        #[arg(long, default_value = DEFAULT_STATE_DIR, value_name = "DIR")]
-        state_dir: PathBuf,
-        /// First day, e.g. 2026-01-01 (local date of the site); default: the first recorded.
-        #[arg(long, value_name = "DATE")]
-        from: Option<String>,
-        /// Last day, included; default: today.
-        #[arg(long, value_name = "DATE")]
-        to: Option<String>,
-        /// Only this agency (by id); repeat for several.
-        #[arg(long, value_name = "ID")]
-        agency: Vec<String>,
-        /// table (terminal), csv (one row per agency and direction) or html (one printable
-        /// page with charts).
-        #[arg(long, default_value = "table", value_parser = ["table", "csv", "html"])]
-        format: String,
-        /// Language: "id" or "en". Default: Bahasa Indonesia for html, else from the locale.
-        #[arg(long, value_name = "id|en", value_parser = parse_lang)]
-        lang: Option<policy::Lang>,
-        /// Office hours, in the site's time zone.
-        #[arg(
-            long,
-            default_value = "mon-fri 07:30-16:00",
-            value_name = "DAYS HH:MM-HH:MM"
-        )]
-        office_hours: String,
-        /// Kept above the 95th percentile of the pooled need when sizing the uplink, percent.
-        #[arg(long, default_value_t = 20, value_name = "PERCENT", value_parser = clap::value_parser!(u64).range(0..=1000))]
-        headroom: u64,
-        /// Write to this file instead of standard output.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Report(ReportArgs),
     /// Remove everything the gateway pinned or attached (for decommissioning): the programs
     /// leave the ports, then the maps go. Traffic then flows unpoliced in bridge mode and
     /// stops in redirect mode (nothing forwards between the ports any more).
@@ -197,27 +164,7 @@ fn main() -> ExitCode {
             })
             .map_err(Into::into)
         }
-        Command::Report {
-            state_dir,
-            from,
-            to,
-            agency,
-            format,
-            lang,
-            office_hours,
-            headroom,
-            output,
-        } => report(ReportArgs {
-            state_dir,
-            from,
-            to,
-            agency,
-            format,
-            lang,
-            office_hours,
-            headroom,
-            output,
-        }),
+        Command::Report(args) => report(args),
         Command::Detach { pin_dir } => detach(&pin_dir),
     };
     match result {
@@ -314,15 +261,39 @@ fn detach(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+#[derive(clap::Args)]
 struct ReportArgs {
+    /// The daemon's --state-dir.
+    #[arg(long, default_value = DEFAULT_STATE_DIR, value_name = "DIR")]
     state_dir: PathBuf,
+    /// First day, e.g. 2026-01-01 (local date of the site); default: the first recorded.
+    #[arg(long, value_name = "DATE")]
     from: Option<String>,
+    /// Last day, included; default: the last recorded.
+    #[arg(long, value_name = "DATE")]
     to: Option<String>,
+    /// Only this agency (by id); repeat for several.
+    #[arg(long, value_name = "ID")]
     agency: Vec<String>,
+    /// table (terminal), csv (one row per agency and direction) or html (one printable
+    /// page with charts).
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "html"])]
     format: String,
+    /// Language: "id" or "en". Default: Bahasa Indonesia for html, else from the locale.
+    #[arg(long, value_name = "id|en", value_parser = parse_lang)]
     lang: Option<policy::Lang>,
+    /// Office hours, in the site's time zone.
+    #[arg(
+        long,
+        default_value = "mon-fri 07:30-16:00",
+        value_name = "DAYS HH:MM-HH:MM"
+    )]
     office_hours: String,
+    /// Kept above the 95th percentile of the pooled need when sizing the uplink, percent.
+    #[arg(long, default_value_t = 20, value_name = "PERCENT", value_parser = clap::value_parser!(u64).range(0..=1000))]
     headroom: u64,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 }
 

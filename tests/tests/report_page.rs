@@ -62,33 +62,11 @@ fn the_html_report_renders_every_agency_with_its_figures() {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     // The table and the CSV of the same history, for the docs.
     for (format, file) in [("table", "report.txt"), ("csv", "report.csv")] {
-        let out = Command::new(env_path("OPD_GATEWAY_BIN"))
-            .args(["report", "--lang", "en", "--format", format, "--state-dir"])
-            .arg(&dir.0)
-            .arg("--output")
-            .arg(target.join(file))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        report(&dir.0, format, "en", &target.join(file));
     }
     for (lang, page_name) in [("id", "report-id"), ("en", "report-en")] {
         let page = dir.0.join(format!("{page_name}.html"));
-        let out = Command::new(env_path("OPD_GATEWAY_BIN"))
-            .args(["report", "--format", "html", "--lang", lang, "--state-dir"])
-            .arg(&dir.0)
-            .arg("--output")
-            .arg(&page)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        report(&dir.0, "html", lang, &page);
         let dom = chromium(&["--dump-dom"], &page);
         let text = visible_text(&dom);
         for a in &expected.agencies {
@@ -143,6 +121,22 @@ fn the_html_report_renders_every_agency_with_its_figures() {
             shot.display()
         );
     }
+}
+
+/// `opd-gateway report` over the history in `state_dir`, as an admin runs it, into `output`.
+fn report(state_dir: &Path, format: &str, lang: &str, output: &Path) {
+    let out = Command::new(env_path("OPD_GATEWAY_BIN"))
+        .args(["report", "--format", format, "--lang", lang, "--state-dir"])
+        .arg(state_dir)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .expect("run opd-gateway report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The text of a rendered DOM: tags dropped, entities for &, < and > decoded.

@@ -110,6 +110,27 @@ fn traffic_from(v: &[i64]) -> PerDirection<Traffic> {
     PerDirection::new(one(&v[..7]), one(&v[7..14]))
 }
 
+/// A number in the store's `meta` table.
+fn meta(conn: &Connection, key: &str) -> Result<Option<i64>, rusqlite::Error> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok()))
+}
+
+/// Refuses a store of a newer layout rather than misread it.
+fn check_layout(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    match meta(conn, "layout")? {
+        Some(found) if found > LAYOUT => Err(StoreError::Layout {
+            path: path.to_path_buf(),
+            found,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a row of `table` (rows `len` seconds long), replacing one of the same start and
 /// agency.
 fn put(
@@ -275,27 +296,9 @@ impl Store {
              CREATE TABLE IF NOT EXISTS five (start INTEGER NOT NULL, agency INTEGER NOT NULL,
                 missing INTEGER NOT NULL, {cols}, PRIMARY KEY (start, agency)) WITHOUT ROWID;"
         ))?;
-        let layout: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        match layout.and_then(|l| l.parse::<i64>().ok()) {
-            Some(found) if found > LAYOUT => {
-                return Err(StoreError::Layout {
-                    path: path.to_path_buf(),
-                    found,
-                });
-            }
-            _ => {}
-        }
+        check_layout(&conn, path)?;
         let minute = (minute.as_secs() as i64).max(1);
-        let recorded: Option<i64> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'minute'", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()?
-            .and_then(|m| m.parse().ok());
+        let recorded: Option<i64> = meta(&conn, "minute")?;
         let rows: i64 = conn.query_row("SELECT count(*) FROM minute", [], |r| r.get(0))?;
         if let Some(recorded) = recorded
             && recorded != minute
@@ -311,15 +314,7 @@ impl Store {
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('layout', ?1), ('minute', ?2)",
             (LAYOUT.to_string(), minute.to_string()),
         )?;
-        let mut s = Store {
-            conn,
-            path: path.to_path_buf(),
-            nums: HashMap::new(),
-            limits: HashMap::new(),
-            minute,
-        };
-        s.load_known()?;
-        Ok(s)
+        Store::over(conn, path, minute)
     }
 
     /// Opens an existing store read-only, as `opd-gateway report` does while the daemon
@@ -339,20 +334,13 @@ impl Store {
             source,
         })?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        let meta = |key: &str| -> Result<Option<String>, rusqlite::Error> {
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()
-        };
-        let found = meta("layout")?
-            .and_then(|l| l.parse::<i64>().ok())
-            .unwrap_or(0);
-        if found > LAYOUT {
-            return Err(StoreError::Layout {
-                path: path.to_path_buf(),
-                found,
-            });
-        }
-        let minute = meta("minute")?.and_then(|m| m.parse().ok()).unwrap_or(60);
+        check_layout(&conn, path)?;
+        let minute = meta(&conn, "minute")?.unwrap_or(60);
+        Store::over(conn, path, minute)
+    }
+
+    /// The store over an open connection: the agencies it knows and their limits loaded.
+    fn over(conn: Connection, path: &Path, minute: i64) -> Result<Store, StoreError> {
         let mut s = Store {
             conn,
             path: path.to_path_buf(),

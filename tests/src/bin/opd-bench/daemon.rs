@@ -46,9 +46,10 @@ pub struct Report {
     busy: Usage,
 }
 
-pub fn run() -> Report {
+/// 45 agencies on VLANs 101–145, each guaranteed a little and allowed much: the daemon's
+/// benches' regency.
+pub fn regency_of_45() -> (Vec<u16>, PolicyText) {
     let vids: Vec<u16> = (1..=45).map(|i| 100 + i).collect();
-    let active: Vec<u16> = vids.iter().copied().step_by(5).collect(); // 9 host pairs
     let policy = PolicyText::simulated_regency(Forwarding::Redirect)
         .unclassified("drop")
         .agencies(vids.iter().map(|vid| {
@@ -57,6 +58,12 @@ pub fn run() -> Report {
                 .upload(Limit::guaranteed("2Mbps", "100Mbps"))
                 .download(Limit::guaranteed("5Mbps", "100Mbps"))
         }));
+    (vids, policy)
+}
+
+pub fn run() -> Report {
+    let (vids, policy) = regency_of_45();
+    let active: Vec<u16> = vids.iter().copied().step_by(5).collect(); // 9 host pairs
     let bed = Bed::start(&active, Forwarding::Redirect, &policy, "0s");
     let pid = bed.gateway.child.as_ref().expect("running").id();
     let measure = |secs: u64| {

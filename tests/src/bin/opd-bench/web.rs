@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opd_testbed::{AgencyText, Bed, Forwarding, Limit, Metrics, PolicyText};
+use opd_testbed::{Bed, Forwarding, Metrics};
 
 use crate::stats::percentile;
 
@@ -181,15 +181,7 @@ fn phase(bed: &Bed, pid: u32, load: Load) -> Phase {
 }
 
 pub fn run() -> Report {
-    let vids: Vec<u16> = (1..=45).map(|i| 100 + i).collect();
-    let policy = PolicyText::simulated_regency(Forwarding::Redirect)
-        .unclassified("drop")
-        .agencies(vids.iter().map(|vid| {
-            AgencyText::new(&format!("a{vid}"))
-                .vlans(&[*vid])
-                .upload(Limit::guaranteed("2Mbps", "100Mbps"))
-                .download(Limit::guaranteed("5Mbps", "100Mbps"))
-        }));
+    let (vids, policy) = crate::daemon::regency_of_45();
     let bed = Bed::start(&vids[..1], Forwarding::Redirect, &policy, "0s");
     let pid = bed.gateway.child.as_ref().expect("running").id();
     std::thread::sleep(Duration::from_secs(2));
