@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 pub use watch::PolicyWatcher;
 
 use crate::{
-    control::{ControlError, Controller, monotonic_ns, unix_seconds},
+    control::{ControlError, Controller, Snapshot, monotonic_ns, unix_seconds},
     dataplane::{
         AttachMode, Contents, Dataplane, DataplaneError, Pins, Ports,
         nic::{RxVlanOffload, ensure_rx_vlan_in_frame},
@@ -252,7 +252,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
         if let Some(mut h) = daemon.history.take() {
             // The minute so far: the next daemon adds to the same rows.
             if let Some(rows) = h.recorder.take() {
-                h.writer.send(minute(daemon.ctl, rows));
+                h.writer.send(minute(daemon.ctl, &daemon.ctl.snapshot(), rows));
             }
             h.writer.finish();
         }
@@ -289,23 +289,23 @@ struct History {
 
 impl History {
     /// Adds the tick just taken; hands a finished minute to the writer.
-    fn record(&mut self, ctl: &Controller) {
+    fn record(&mut self, ctl: &Controller, snapshot: &Snapshot) {
         let elapsed = self.last.elapsed();
         self.last = Instant::now();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        if let Some(rows) = self.recorder.record(&ctl.snapshot(), now, elapsed) {
-            self.writer.send(minute(ctl, rows));
+        if let Some(rows) = self.recorder.record(snapshot, now, elapsed) {
+            self.writer.send(minute(ctl, snapshot, rows));
         }
     }
 }
 
-fn minute(ctl: &Controller, rows: Vec<history::Row>) -> history::Minute {
+fn minute(ctl: &Controller, snapshot: &Snapshot, rows: Vec<history::Row>) -> history::Minute {
     history::Minute {
         site: history::SiteInfo::new(ctl.policy()),
-        agencies: history::agencies(ctl.policy(), &ctl.snapshot()),
+        agencies: history::agencies(ctl.policy(), snapshot),
         rows,
     }
 }
@@ -348,10 +348,12 @@ impl Loop<'_> {
                 _ = ticker_.tick() => {
                     let started = Instant::now();
                     self.ctl.tick(self.dp, monotonic_ns(), unix_seconds())?;
-                    self.exporter.on_tick(self.ctl.snapshot(), started.elapsed());
+                    // One snapshot of the tick for the metrics and the history.
+                    let snapshot = self.ctl.snapshot();
                     if let Some(h) = &mut self.history {
-                        h.record(self.ctl);
+                        h.record(self.ctl, &snapshot);
                     }
+                    self.exporter.on_tick(snapshot, started.elapsed());
                     if !self.interval.is_zero() && last_print.elapsed() >= self.interval {
                         table::write(&mut std::io::stdout().lock(), &self.ctl.snapshot())
                             .map_err(DaemonError::Table)?;
@@ -419,10 +421,11 @@ impl Loop<'_> {
         log_diagnostics(&warnings);
         // The reload's tick measured the traffic since the last one: record it too.
         self.ctl.tick(self.dp, monotonic_ns(), unix_seconds())?;
+        let snapshot = self.ctl.snapshot();
         if let Some(h) = &mut self.history {
-            h.record(self.ctl);
+            h.record(self.ctl, &snapshot);
         }
-        self.exporter.on_reload_applied(self.ctl.snapshot());
+        self.exporter.on_reload_applied(snapshot);
         self.web.policy_applied(self.ctl.policy(), self.path);
         self.web.reloaded("applied", None);
         info!(from = %running, to = %to, agencies = n, "policy reloaded");
