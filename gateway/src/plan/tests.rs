@@ -33,6 +33,7 @@ fn every_agency_keeps_a_floor_that_never_oversubscribes() {
         guaranteed: 0,
         ceiling: 100_000,
         burst: std::time::Duration::from_millis(100),
+        host_ceiling: None,
     };
     assert_eq!(
         with_floor(l, 256_000).guaranteed,

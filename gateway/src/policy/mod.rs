@@ -48,6 +48,13 @@ pub mod defaults {
     /// Headroom kept below the purchased capacity, as a share of it: the ISP's own policer
     /// counts bytes a little differently, and bursts add up.
     pub const HEADROOM_PERCENT: f64 = 2.0;
+    /// Entries of the data plane's host table, one per (agency, host): a thousand hosts for
+    /// each of 64 agencies, at about 100 bytes an entry (≈ 6.5 MB of kernel memory).
+    pub const HOST_TABLE: u32 = 65_536;
+    /// IPv6 hosts are told apart by this prefix length: a /64 is one LAN, and a device
+    /// with privacy addresses changes its low 64 bits every day (RFC 8981), so counting by
+    /// address would let one device be many hosts.
+    pub const HOST_IPV6_PREFIX: u8 = 64;
 }
 
 /// A validated policy.
@@ -86,6 +93,32 @@ pub struct Site {
     pub fallback: Fallback,
     /// Prices for the needs report (`opd-gateway report`), when the policy gives them.
     pub costs: Option<Costs>,
+    /// How an agency's rate is shared between its hosts, unless the agency says otherwise.
+    pub hosts: Hosts,
+    /// Entries of the data plane's host table: (agency, host) pairs it can tell apart.
+    pub host_table: u32,
+    /// IPv6 hosts are told apart by this prefix length (IPv4 hosts by address).
+    pub host_ipv6_prefix: u8,
+}
+
+/// How an agency's rate is shared between its hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Hosts {
+    /// Max-min fair: each active host an equal share, what one leaves goes to the others.
+    #[default]
+    Fair,
+    /// One bucket for the whole agency: the busiest host takes what it can.
+    Shared,
+}
+
+impl Hosts {
+    /// As the policy writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Hosts::Fair => "fair",
+            Hosts::Shared => "shared",
+        }
+    }
 }
 
 /// `[site.costs]`: what the pooled uplink costs, and what the agencies' former fixed
@@ -173,6 +206,8 @@ pub struct Agency {
     /// The fixed internet package it bought before pooling, bits/s (the same both ways),
     /// for the needs report.
     pub package: Option<u64>,
+    /// How the agency's rate is shared between its hosts: its own `hosts`, else the site's.
+    pub hosts: Hosts,
 }
 
 /// Limits of an agency in one direction.
@@ -184,6 +219,9 @@ pub struct Limits {
     pub ceiling: u64,
     /// Bucket depth as time at the rate in force.
     pub burst: Duration,
+    /// The most one host of the agency may pass, bits/s (MikroTik's pcq-rate); `None`: no
+    /// per-host ceiling. Never above `ceiling`.
+    pub host_ceiling: Option<u64>,
 }
 
 impl Limits {
@@ -230,10 +268,13 @@ impl Agency {
             None => base,
             Some(s) => {
                 let o = s.overrides[dir];
+                let ceiling = o.ceiling.unwrap_or(base.ceiling);
                 Limits {
                     guaranteed: o.guaranteed.unwrap_or(base.guaranteed),
-                    ceiling: o.ceiling.unwrap_or(base.ceiling),
+                    ceiling,
                     burst: base.burst,
+                    // A window's lower ceiling caps one host too.
+                    host_ceiling: base.host_ceiling.map(|h| h.min(ceiling)),
                 }
             }
         }

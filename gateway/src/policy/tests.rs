@@ -60,7 +60,8 @@ fn a_small_policy() {
         Limits {
             guaranteed: 10_000_000,
             ceiling: 10_000_000,
-            burst: defaults::BURST_TIME
+            burst: defaults::BURST_TIME,
+            host_ceiling: None,
         }
     );
     assert_eq!(
@@ -68,7 +69,8 @@ fn a_small_policy() {
         Limits {
             guaranteed: 20_000_000,
             ceiling: 100_000_000,
-            burst: Duration::from_millis(20)
+            burst: Duration::from_millis(20),
+            host_ceiling: None,
         }
     );
     assert_eq!(a.limits.download.burst_bytes(100_000_000), 250_000);

@@ -7,8 +7,8 @@ use toml::Spanned;
 use super::names::valid_id;
 use super::{
     super::{
-        Agency, Direction, Limits, Msg, MsgId, Override, PerDirection, Prefix, Schedule, Tier,
-        clock, defaults,
+        Agency, Direction, Hosts, Limits, Msg, MsgId, Override, PerDirection, Prefix, Schedule,
+        Tier, clock, defaults,
         messages::{direction, week_time},
         rate, raw,
     },
@@ -35,6 +35,7 @@ pub(super) fn compile_agency(
     file: usize,
     a: &Spanned<raw::Agency>,
     capacity: PerDirection<u64>,
+    site_hosts: Hosts,
 ) -> AgencyOut {
     let a = a.get_ref();
     let id = a.id.get_ref().clone();
@@ -189,6 +190,7 @@ pub(super) fn compile_agency(
             limits,
             schedules,
             package,
+            hosts: site_hosts,
         },
         file,
         id_span: a.id.span(),
@@ -321,6 +323,7 @@ pub(super) fn compile_limits(
         guaranteed,
         ceiling,
         burst,
+        host_ceiling: None,
     }
 }
 

@@ -191,9 +191,13 @@ pub fn compile(sources: Vec<Source>, root: &Path) -> Result<Policy, PolicyError>
         |(_, _, s)| s.site.capacity,
     );
 
+    let hosts = site
+        .as_ref()
+        .map_or(Default::default(), |(_, _, s)| s.site.hosts);
+
     let mut agencies = Vec::new();
     for (file, a) in &raw_agencies {
-        agencies.push(compile_agency(&mut cx, *file, a, capacity));
+        agencies.push(compile_agency(&mut cx, *file, a, capacity, hosts));
     }
     check_unique(&mut cx, &agencies);
 

@@ -7,7 +7,7 @@ use toml::Spanned;
 use super::names::valid_ifname;
 use super::{
     super::{
-        Costs, Direction, Fallback, Forwarding, Msg, MsgId, PerDirection, Site, TimeZone,
+        Costs, Direction, Fallback, Forwarding, Hosts, Msg, MsgId, PerDirection, Site, TimeZone,
         Unclassified, XdpMode, defaults, messages::direction, rate, raw,
     },
     Ctx,
@@ -208,6 +208,9 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw
             timezone,
             fallback: s.fallback.unwrap_or(Fallback::Shared),
             costs,
+            hosts: Hosts::default(),
+            host_table: defaults::HOST_TABLE,
+            host_ipv6_prefix: defaults::HOST_IPV6_PREFIX,
         },
         capacity_ok,
         capacity_span,
