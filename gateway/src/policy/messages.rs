@@ -212,6 +212,30 @@ catalogue! {
         en: "MikroTik's `{alias}` is a rate; here `burst` is the depth of the bucket as time at the rate, e.g. `{line}`",
         id: "`{alias}` di MikroTik adalah kecepatan; di sini `burst` adalah kedalaman bucket sebagai waktu pada kecepatan itu, mis. `{line}`",
     }
+    MikrotikPcqClassifier {
+        en: "MikroTik's `{alias}` picks the address a host is known by; here a host is the destination address for download and the source address for upload, and `hosts` says how an agency's rate is shared between its hosts, e.g. `{line}`",
+        id: "`{alias}` di MikroTik memilih alamat yang menandai host; di sini host adalah alamat tujuan untuk unduh dan alamat sumber untuk unggah, dan `hosts` menentukan cara kecepatan OPD dibagi di antara host-nya, mis. `{line}`",
+    }
+    MikrotikNameElsewhere {
+        en: "MikroTik's `{alias}` is `{key}` here, set {place}, e.g. `{line}`",
+        id: "`{alias}` di MikroTik ditulis `{key}` di sini, {place}, mis. `{line}`",
+    }
+    KeyElsewhere {
+        en: "`{key}` is set {place}, e.g. `{line}`",
+        id: "`{key}` ditulis {place}, mis. `{line}`",
+    }
+    PlacePerDirection {
+        en: "for one direction, inside the agency's `upload` or `download` (it holds at all times, also during a schedule)",
+        id: "untuk satu arah, di dalam `upload` atau `download` milik OPD (berlaku setiap saat, juga selama jadwal)",
+    }
+    PlaceSiteOrAgency {
+        en: "in [site] for every agency, or in an [[agency]] for that agency",
+        id: "di [site] untuk semua OPD, atau di [[agency]] untuk OPD itu",
+    }
+    PlaceSite {
+        en: "once for the whole gateway, in [site]",
+        id: "sekali untuk seluruh gateway, di [site]",
+    }
     KnownKeys {
         en: "the keys of {table} are {keys}, e.g. `{line}`",
         id: "kunci yang dikenal di {table}: {keys}, mis. `{line}`",
@@ -270,6 +294,10 @@ catalogue! {
     ExpectWeight {
         en: "a whole number from 1 to 1000",
         id: "bilangan bulat dari 1 sampai 1000",
+    }
+    ExpectWholeNumber {
+        en: "a whole number from {min} to {max}",
+        id: "bilangan bulat dari {min} sampai {max}",
     }
     ExpectPrice {
         en: "a price: a whole number above 0, digits only",
@@ -480,6 +508,18 @@ catalogue! {
         en: "join small agencies that share a VLAN plan into one, e.g. `vlans = [301, 302]`",
         id: "gabungkan OPD kecil menjadi satu, mis. `vlans = [301, 302]`",
     }
+    WholeNumberRange {
+        en: "`{key}` must be from {min} to {max}, not {value}",
+        id: "`{key}` harus dari {min} sampai {max}, bukan {value}",
+    }
+    HostTableHint {
+        en: "the host table holds one entry for each host of each agency, about 100 bytes each (65536 entries ≈ 6.5 MB), e.g. `host_table = {fits}`",
+        id: "tabel host memuat satu entri untuk setiap host di setiap OPD, sekitar 100 byte per entri (65536 entri ≈ 6,5 MB), mis. `host_table = {fits}`",
+    }
+    HostIpv6PrefixHint {
+        en: "IPv6 addresses that share this many first bits are one host: 64 (one /64) by default, 128 for each address, e.g. `host_ipv6_prefix = {fits}`",
+        id: "alamat IPv6 yang sama pada sekian bit pertama dihitung satu host: 64 (satu /64) secara bawaan, 128 untuk setiap alamat, mis. `host_ipv6_prefix = {fits}`",
+    }
 
     // [site.costs]: prices for the needs report.
     PriceNotPositive {
@@ -603,6 +643,26 @@ catalogue! {
     BurstHint {
         en: "`burst` is the depth of the bucket as time at the rate, e.g. `burst = \"100ms\"`",
         id: "`burst` adalah kedalaman bucket sebagai waktu pada kecepatan itu, mis. `burst = \"100ms\"`",
+    }
+    HostCeilingZero {
+        en: "a host ceiling of \"{value}\" would let no host pass",
+        id: "batas atas per host \"{value}\" tidak akan melewatkan host mana pun",
+    }
+    HostCeilingNone {
+        en: "`host_ceiling` cannot be \"{value}\"",
+        id: "`host_ceiling` tidak boleh \"{value}\"",
+    }
+    HostCeilingHint {
+        en: "give the most one host may pass, e.g. `host_ceiling = \"5Mbps\"`, or leave `host_ceiling` out for no ceiling per host",
+        id: "tulis kecepatan terbesar untuk satu host, mis. `host_ceiling = \"5Mbps\"`, atau hapus `host_ceiling` jika tanpa batas per host",
+    }
+    HostCeilingAboveCeiling {
+        en: "the host ceiling {host_ceiling} is above the agency's ceiling {ceiling}: one host never passes more than its agency",
+        id: "batas atas per host {host_ceiling} melebihi batas atas OPD {ceiling}: satu host tidak pernah melewatkan lebih dari OPD-nya",
+    }
+    HostCeilingAboveCeilingHint {
+        en: "a host's ceiling is at most its agency's; lower `host_ceiling` or raise `ceiling`, e.g. `host_ceiling = \"{ceiling}\"`",
+        id: "batas atas per host paling besar sama dengan batas atas OPD; turunkan `host_ceiling` atau naikkan `ceiling`, mis. `host_ceiling = \"{ceiling}\"`",
     }
     CeilingAboveUplink {
         en: "the {dir} ceiling of agency \"{agency}\", {ceiling}, is above the uplink's {capacity}: it can never be reached",

@@ -26,7 +26,7 @@ use crate::units::Rate;
 
 /// Defaults, in one place.
 pub mod defaults {
-    use std::time::Duration;
+    use std::{ops::RangeInclusive, time::Duration};
 
     /// Bucket depth as time at the agency's rate. Senders emit 64 KiB segmentation bursts at
     /// line rate, and a policer that cannot absorb a few of them starves TCP: through a
@@ -51,10 +51,16 @@ pub mod defaults {
     /// Entries of the data plane's host table, one per (agency, host): a thousand hosts for
     /// each of 64 agencies, at about 100 bytes an entry (≈ 6.5 MB of kernel memory).
     pub const HOST_TABLE: u32 = 65_536;
-    /// IPv6 hosts are told apart by this prefix length: a /64 is one LAN, and a device
-    /// with privacy addresses changes its low 64 bits every day (RFC 8981), so counting by
-    /// address would let one device be many hosts.
+    /// What `host_table` may be: from about 100 KB of kernel memory to about 100 MB.
+    pub const HOST_TABLE_RANGE: RangeInclusive<u32> = 1_024..=1_048_576;
+    /// IPv6 hosts are told apart by this prefix length: a device with privacy addresses
+    /// (RFC 8981) takes new ones within its /64 as it goes, and counted by address it would
+    /// be many hosts. The price: devices that share one /64 (SLAAC on one LAN) are one host
+    /// (an agency whose devices do writes 128).
     pub const HOST_IPV6_PREFIX: u8 = 64;
+    /// What `host_ipv6_prefix` may be: a /32 is what a whole ISP is usually allocated, so a
+    /// shorter prefix would lump networks together; 128 tells hosts apart by address.
+    pub const HOST_IPV6_PREFIX_RANGE: RangeInclusive<u8> = 32..=128;
 }
 
 /// A validated policy.

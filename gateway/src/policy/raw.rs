@@ -13,8 +13,9 @@ use toml::{
 };
 
 use super::{
-    Fallback, Forwarding, Tier, XdpMode,
+    Fallback, Forwarding, Hosts, Tier, XdpMode,
     compile::edit_distance,
+    defaults::{HOST_IPV6_PREFIX_RANGE, HOST_TABLE_RANGE},
     messages::{Msg, MsgId},
 };
 
@@ -37,6 +38,9 @@ pub struct Site {
     pub xdp_mode: Option<XdpMode>,
     pub unclassified: Option<Spanned<String>>,
     pub costs: Option<Spanned<Costs>>,
+    pub hosts: Option<Hosts>,
+    pub host_table: Option<Spanned<i64>>,
+    pub host_ipv6_prefix: Option<Spanned<i64>>,
 }
 
 /// `[site.costs]`: what the uplink and the agencies' former packages cost.
@@ -58,6 +62,7 @@ pub struct Agency {
     pub name: Option<String>,
     pub tier: Option<Tier>,
     pub weight: Option<Spanned<i64>>,
+    pub hosts: Option<Hosts>,
     pub vlans: Vec<Spanned<i64>>,
     pub qinq: Vec<Spanned<[i64; 2]>>,
     pub prefixes: Vec<Spanned<String>>,
@@ -74,6 +79,8 @@ pub struct Limit {
     pub guaranteed: Option<Spanned<String>>,
     pub ceiling: Option<Spanned<String>>,
     pub burst: Option<Spanned<String>>,
+    /// The most one host may pass.
+    pub host_ceiling: Option<Spanned<String>>,
 }
 
 pub struct Schedule {
@@ -133,6 +140,13 @@ pub const SITE: &[Key] = &[
     ),
     key("xdp_mode", MsgId::ExpectOneOf, "xdp_mode = \"native\""),
     key("unclassified", MsgId::ExpectText, "unclassified = \"drop\""),
+    key("hosts", MsgId::ExpectOneOf, "hosts = \"fair\""),
+    key("host_table", MsgId::ExpectWholeNumber, "host_table = 65536"),
+    key(
+        "host_ipv6_prefix",
+        MsgId::ExpectWholeNumber,
+        "host_ipv6_prefix = 64",
+    ),
     key(
         "costs",
         MsgId::ExpectTable,
@@ -164,6 +178,7 @@ pub const AGENCY: &[Key] = &[
     key("name", MsgId::ExpectText, "name = \"Dinas Kesehatan\""),
     key("tier", MsgId::ExpectOneOf, "tier = \"standard\""),
     key("weight", MsgId::ExpectWeight, "weight = 2"),
+    key("hosts", MsgId::ExpectOneOf, "hosts = \"fair\""),
     key("vlans", MsgId::ExpectVlanList, "vlans = [110, 111]"),
     key("qinq", MsgId::ExpectQinqList, "qinq = [[3000, 10]]"),
     key(
@@ -190,6 +205,11 @@ pub const LIMIT: &[Key] = &[
     key("guaranteed", MsgId::ExpectAmount, "guaranteed = \"10Mbps\""),
     key("ceiling", MsgId::ExpectAmount, "ceiling = \"50Mbps\""),
     key("burst", MsgId::ExpectDuration, "burst = \"100ms\""),
+    key(
+        "host_ceiling",
+        MsgId::ExpectAmount,
+        "host_ceiling = \"5Mbps\"",
+    ),
 ];
 
 pub const SCHEDULE: &[Key] = &[
@@ -224,12 +244,36 @@ const MIKROTIK: &[(&str, &str)] = &[
     ("burst_time", "burst"),
     ("burst-threshold", "burst"),
     ("target", "prefixes"),
+    // PCQ: one queue per address, the rate shared between them.
+    ("pcq-rate", "host_ceiling"),
+    ("pcq_rate", "host_ceiling"),
+    ("pcq-classifier", "hosts"),
+    ("pcq_classifier", "hosts"),
+    ("pcq-dst-address6-mask", "host_ipv6_prefix"),
+    ("pcq-src-address6-mask", "host_ipv6_prefix"),
+];
+
+/// Keys that are valid in another table: where each is set, and a line that sets it.
+const ELSEWHERE: &[(&str, MsgId, &str)] = &[
+    (
+        "host_ceiling",
+        MsgId::PlacePerDirection,
+        "download = { ceiling = \"100Mbps\", host_ceiling = \"5Mbps\" }",
+    ),
+    ("hosts", MsgId::PlaceSiteOrAgency, "hosts = \"fair\""),
+    ("host_table", MsgId::PlaceSite, "host_table = 65536"),
+    (
+        "host_ipv6_prefix",
+        MsgId::PlaceSite,
+        "host_ipv6_prefix = 64",
+    ),
 ];
 
 pub const TIERS: &[&str] = &["critical", "standard", "public"];
 pub const FALLBACKS: &[&str] = &["shared", "guaranteed"];
 pub const FORWARDINGS: &[&str] = &["redirect", "bridge"];
 pub const XDP_MODES: &[&str] = &["native", "generic"];
+pub const HOSTS: &[&str] = &["fair", "shared"];
 
 /// Something wrong in what was written, at its position.
 pub struct Problem {
@@ -511,6 +555,18 @@ impl Walker {
         }
     }
 
+    /// A whole number; one written otherwise ("65.536", "Rp 250.000", "/64") is refused
+    /// with the number meant.
+    fn whole(&mut self, v: &Value, key: &Key) -> Option<Spanned<i64>> {
+        match whole_meant(v.get_ref()) {
+            Some(n) if !matches!(v.get_ref(), DeValue::Integer(_)) => {
+                self.wrong_kind_write(v, key, &format!("{} = {n}", key.name));
+                None
+            }
+            _ => self.integer(v, key),
+        }
+    }
+
     /// One of a few words; its index in `choices`.
     fn choice(&mut self, v: &Value, key: &Key) -> Option<usize> {
         let choices = choices(key.name);
@@ -666,6 +722,16 @@ impl Walker {
             let c = self.table(v, k("costs"))?;
             self.costs(c, v.span()).map(|c| Spanned::new(v.span(), c))
         });
+        let hosts = t
+            .get("hosts")
+            .and_then(|v| self.choice(v, k("hosts")))
+            .map(|i| [Hosts::Fair, Hosts::Shared][i]);
+        let host_table = t
+            .get("host_table")
+            .and_then(|v| self.whole(v, k("host_table")));
+        let host_ipv6_prefix = t
+            .get("host_ipv6_prefix")
+            .and_then(|v| self.whole(v, k("host_ipv6_prefix")));
         for n in ["lan", "wan"] {
             if t.get(n).is_none() {
                 self.missing(span.clone(), SITE, n, here());
@@ -685,6 +751,9 @@ impl Walker {
             xdp_mode,
             unclassified,
             costs,
+            hosts,
+            host_table,
+            host_ipv6_prefix,
         })
     }
 
@@ -692,16 +761,9 @@ impl Walker {
         let here = || Msg::new(MsgId::TableCosts);
         self.unknown_keys(t, COSTS, here());
         let k = |n: &str| -> &'static Key { spec(COSTS, n) };
-        let uplink = t.get("uplink_per_mbps_month").and_then(|v| {
-            let key = k("uplink_per_mbps_month");
-            match price_meant(v.get_ref()) {
-                Some(p) if !matches!(v.get_ref(), DeValue::Integer(_)) => {
-                    self.wrong_kind_write(v, key, &format!("{} = {p}", key.name));
-                    None
-                }
-                _ => self.integer(v, key),
-            }
-        });
+        let uplink = t
+            .get("uplink_per_mbps_month")
+            .and_then(|v| self.whole(v, k("uplink_per_mbps_month")));
         let package_per_year = t
             .get("package_per_year")
             .and_then(|v| self.prices(v, k("package_per_year")));
@@ -731,7 +793,7 @@ impl Walker {
                 }
                 other => {
                     // The price meant, when it is clear: "Rp 30.000.000", 3e7.
-                    let line = match price_meant(other) {
+                    let line = match whole_meant(other) {
                         Some(p) => format!("\"{}\" = {p}", name.get_ref()),
                         None => key.example.to_string(),
                     };
@@ -765,6 +827,10 @@ impl Walker {
             .and_then(|v| self.choice(v, k("tier")))
             .map(|i| Tier::ALL[i]);
         let weight = t.get("weight").and_then(|v| self.integer(v, k("weight")));
+        let hosts = t
+            .get("hosts")
+            .and_then(|v| self.choice(v, k("hosts")))
+            .map(|i| [Hosts::Fair, Hosts::Shared][i]);
         let mut vlans = Vec::new();
         if let Some(v) = t.get("vlans")
             && let Some(items) = self.array(v, k("vlans"))
@@ -816,6 +882,7 @@ impl Walker {
             name,
             tier,
             weight,
+            hosts,
             vlans,
             qinq,
             prefixes,
@@ -865,6 +932,7 @@ impl Walker {
             guaranteed: get("guaranteed"),
             ceiling: get("ceiling"),
             burst: get("burst"),
+            host_ceiling: get("host_ceiling"),
         })
     }
 
@@ -913,10 +981,10 @@ impl Walker {
     }
 }
 
-/// The whole number a price written otherwise stands for: text with a currency and
-/// thousands separators ("Rp 30.000.000", "30,000,000"), or a float with no fraction
-/// (3e7); `None` when it is not clear.
-fn price_meant(v: &DeValue) -> Option<u64> {
+/// The whole number a value written otherwise stands for: text with a currency and
+/// thousands separators ("Rp 30.000.000", "30,000,000"), a prefix length ("/64"), or a
+/// float with no fraction (3e7); `None` when it is not clear.
+fn whole_meant(v: &DeValue) -> Option<u64> {
     match v {
         DeValue::Float(f) => {
             let f: f64 = f.as_str().parse().ok()?;
@@ -924,7 +992,7 @@ fn price_meant(v: &DeValue) -> Option<u64> {
         }
         DeValue::String(s) => {
             let t = s.trim();
-            let t = ["Rp.", "Rp", "IDR"]
+            let t = ["Rp.", "Rp", "IDR", "/"]
                 .iter()
                 .find_map(|c| t.strip_prefix(c))
                 .unwrap_or(t)
@@ -961,6 +1029,10 @@ fn expected(key: &Key) -> Msg {
             },
         ),
         MsgId::ExpectOneOf => m.arg("choices", quoted_list(choices(key.name))),
+        MsgId::ExpectWholeNumber => {
+            let (min, max) = whole_range(key.name);
+            m.arg("min", min).arg("max", max)
+        }
         _ => m,
     }
 }
@@ -972,7 +1044,23 @@ pub fn choices(key: &str) -> &'static [&'static str] {
         "fallback" => FALLBACKS,
         "forwarding" => FORWARDINGS,
         "xdp_mode" => XDP_MODES,
+        "hosts" => HOSTS,
         _ => &[],
+    }
+}
+
+/// The smallest and largest a key of a whole number takes.
+pub fn whole_range(key: &str) -> (u64, u64) {
+    match key {
+        "host_table" => (
+            *HOST_TABLE_RANGE.start() as u64,
+            *HOST_TABLE_RANGE.end() as u64,
+        ),
+        "host_ipv6_prefix" => (
+            *HOST_IPV6_PREFIX_RANGE.start() as u64,
+            *HOST_IPV6_PREFIX_RANGE.end() as u64,
+        ),
+        _ => (0, u64::MAX),
     }
 }
 
@@ -992,22 +1080,40 @@ fn found(v: &DeValue) -> Msg {
     }
 }
 
-/// "did you mean" for a misspelt or MikroTik-named key.
+/// "did you mean" for a misspelt or MikroTik-named key, or where a key of another table
+/// is set.
 fn nearest_key(name: &str, keys: &[Key]) -> Option<Msg> {
     let lower = name.to_ascii_lowercase();
-    if let Some((alias, to)) = MIKROTIK.iter().find(|(a, _)| *a == lower)
-        && let Some(k) = keys.iter().find(|k| k.name == *to)
-    {
-        let id = if *to == "burst" {
-            MsgId::MikrotikBurst
-        } else {
-            MsgId::MikrotikName
-        };
+    if let Some((alias, to)) = MIKROTIK.iter().find(|(a, _)| *a == lower) {
+        if let Some(k) = keys.iter().find(|k| k.name == *to) {
+            let id = match *to {
+                "burst" => MsgId::MikrotikBurst,
+                "hosts" => MsgId::MikrotikPcqClassifier,
+                _ => MsgId::MikrotikName,
+            };
+            return Some(
+                Msg::new(id)
+                    .arg("alias", alias)
+                    .arg("key", k.name)
+                    .arg("line", k.example),
+            );
+        }
+        if let Some((key, place, line)) = ELSEWHERE.iter().find(|(k, _, _)| k == to) {
+            return Some(
+                Msg::new(MsgId::MikrotikNameElsewhere)
+                    .arg("alias", alias)
+                    .arg("key", key)
+                    .with("place", Msg::new(*place))
+                    .arg("line", line),
+            );
+        }
+    }
+    if let Some((key, place, line)) = ELSEWHERE.iter().find(|(k, _, _)| *k == lower) {
         return Some(
-            Msg::new(id)
-                .arg("alias", alias)
-                .arg("key", k.name)
-                .arg("line", k.example),
+            Msg::new(MsgId::KeyElsewhere)
+                .arg("key", key)
+                .with("place", Msg::new(*place))
+                .arg("line", line),
         );
     }
     let (best, dist) = keys

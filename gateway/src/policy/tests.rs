@@ -394,6 +394,9 @@ fn full_policy(mutate: impl Fn(&str, &str, &str) -> Option<String>) -> String {
         if k.name == "burst" {
             limit = format!("rate = \"1Mbps\", {limit}");
         }
+        if k.name == "host_ceiling" {
+            limit = format!("ceiling = \"50Mbps\", {limit}");
+        }
         text.push_str(&format!(
             "\n[[agency]]\nid = \"limit-{i}\"\nvlans = [{}]\nupload = {{ {limit} }}\ndownload = {{ rate = \"1Mbps\" }}\n",
             200 + i
@@ -975,4 +978,471 @@ fn a_package_without_a_price_is_a_warning() {
         w.render(Lang::Id)
     );
     assert_eq!(p.agencies[1].package, Some(20_000_000));
+}
+
+/// Each finding as `check` shows it, in both languages, without the file name.
+fn shown(d: &Diagnostic) -> [String; 2] {
+    Lang::ALL.map(|lang| {
+        let r = d.render(lang);
+        r.strip_prefix("p.toml:").unwrap_or(&r).to_string()
+    })
+}
+
+#[test]
+fn hosts_are_fair_by_default() {
+    let text = format!("{SITE}{}", agency("dinkes", 110));
+    let p = from_texts(&[("p.toml", &text)]).unwrap();
+    assert_eq!(p.site.hosts, Hosts::Fair);
+    assert_eq!(p.site.host_table, defaults::HOST_TABLE);
+    assert_eq!(p.site.host_table, 65_536);
+    assert_eq!(p.site.host_ipv6_prefix, defaults::HOST_IPV6_PREFIX);
+    assert_eq!(p.site.host_ipv6_prefix, 64);
+    let a = &p.agencies[0];
+    assert_eq!(a.hosts, Hosts::Fair);
+    assert_eq!(a.limits.upload.host_ceiling, None);
+    assert_eq!(a.limits.download.host_ceiling, None);
+    assert_eq!(
+        (Hosts::Fair.as_str(), Hosts::Shared.as_str()),
+        ("fair", "shared")
+    );
+}
+
+#[test]
+fn hosts_and_host_ceilings_as_written() {
+    let text = format!(
+        r#"{SITE}hosts = "shared"
+host_table = 1024
+host_ipv6_prefix = 128
+
+[[agency]]
+id = "wifi"
+hosts = "fair"
+vlans = [300]
+upload = {{ ceiling = "50Mbps", host_ceiling = "1%" }}
+download = {{ guaranteed = "10Mbps", ceiling = "100Mbps", host_ceiling = "5Mbps" }}
+
+[[agency.schedule]]
+days = ["mon-fri"]
+hours = "07:00-16:00"
+download = {{ ceiling = "4Mbps", guaranteed = "4Mbps" }}
+
+[[agency]]
+id = "dinkes"
+vlans = [110]
+upload = {{ rate = "10Mbps", host_ceiling = "10Mbps" }}
+download = {{ ceiling = "unlimited", host_ceiling = "1.5Mbps" }}
+"#
+    );
+    let p = from_texts(&[("p.toml", &text)]).unwrap();
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert_eq!(
+        (p.site.hosts, p.site.host_table, p.site.host_ipv6_prefix),
+        (Hosts::Shared, 1024, 128)
+    );
+    let (wifi, dinkes) = (&p.agencies[0], &p.agencies[1]);
+    // The agency's own, else the site's.
+    assert_eq!((wifi.hosts, dinkes.hosts), (Hosts::Fair, Hosts::Shared));
+    // A share of the capacity, as `ceiling` takes: 1% of 500 Mbps.
+    assert_eq!(wifi.limits.upload.host_ceiling, Some(5_000_000));
+    assert_eq!(wifi.limits.download.host_ceiling, Some(5_000_000));
+    // As much as the agency's ceiling is allowed; with `rate` and "unlimited" too.
+    assert_eq!(dinkes.limits.upload.host_ceiling, Some(10_000_000));
+    assert_eq!(dinkes.limits.download.host_ceiling, Some(1_500_000));
+    // A window's lower ceiling caps one host too; outside it the host ceiling is as written.
+    let monday = |h: u16| LocalTime {
+        weekday: 0,
+        minute: h * 60,
+    };
+    let during = wifi.limits_at(Direction::Download, monday(9));
+    assert_eq!(
+        (during.ceiling, during.host_ceiling),
+        (4_000_000, Some(4_000_000))
+    );
+    let after = wifi.limits_at(Direction::Download, monday(20));
+    assert_eq!(
+        (after.ceiling, after.host_ceiling),
+        (100_000_000, Some(5_000_000))
+    );
+
+    // The ends of the ranges.
+    for (table, prefix) in [(1_024, 32), (1_048_576, 128)] {
+        let text = format!(
+            "{SITE}host_table = {table}\nhost_ipv6_prefix = {prefix}\n{}",
+            agency("a", 5)
+        );
+        let p = from_texts(&[("p.toml", &text)]).unwrap();
+        assert_eq!(
+            (p.site.host_table, p.site.host_ipv6_prefix),
+            (table, prefix)
+        );
+    }
+}
+
+#[test]
+fn host_table_and_ipv6_prefix_out_of_range() {
+    let text = format!(
+        "{SITE}host_table = 1000\nhost_ipv6_prefix = 24\n{}",
+        agency("a", 5)
+    );
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 2, "{}", all(&d));
+    assert_eq!(
+        shown(&d[0]),
+        [
+            "7:14: error: `host_table` must be from 1024 to 1048576, not 1000\n  hint: the host table holds one entry for each host of each agency, about 100 bytes each (65536 entries ≈ 6.5 MB), e.g. `host_table = 1024`",
+            "7:14: kesalahan: `host_table` harus dari 1024 sampai 1048576, bukan 1000\n  petunjuk: tabel host memuat satu entri untuk setiap host di setiap OPD, sekitar 100 byte per entri (65536 entri ≈ 6,5 MB), mis. `host_table = 1024`",
+        ]
+    );
+    assert_eq!(
+        shown(&d[1]),
+        [
+            "8:20: error: `host_ipv6_prefix` must be from 32 to 128, not 24\n  hint: IPv6 addresses that share this many first bits are one host: 64 (one /64) by default, 128 for each address, e.g. `host_ipv6_prefix = 32`",
+            "8:20: kesalahan: `host_ipv6_prefix` harus dari 32 sampai 128, bukan 24\n  petunjuk: alamat IPv6 yang sama pada sekian bit pertama dihitung satu host: 64 (satu /64) secara bawaan, 128 untuk setiap alamat, mis. `host_ipv6_prefix = 32`",
+        ]
+    );
+    // Above the range, and negative: the nearest value that fits.
+    for (line, fits) in [
+        ("host_table = 2_000_000", "`host_table = 1048576`"),
+        ("host_table = -1", "`host_table = 1024`"),
+        ("host_ipv6_prefix = 129", "`host_ipv6_prefix = 128`"),
+        ("host_ipv6_prefix = 0", "`host_ipv6_prefix = 32`"),
+    ] {
+        let text = format!("{SITE}{line}\n{}", agency("a", 5));
+        let d = errors(&[("p.toml", &text)]);
+        assert_eq!(d.len(), 1, "{line}: {}", all(&d));
+        assert_eq!(d[0].line, 7, "{}", d[0]);
+        assert!(d[0].to_string().ends_with(fits), "{}", d[0]);
+    }
+}
+
+#[test]
+fn hosts_table_and_prefix_take_their_kinds() {
+    for (line, message, hint) in [
+        (
+            "hosts = \"fiar\"",
+            "`hosts` must be one of \"fair\", \"shared\", not \"fiar\"",
+            "hosts = \"fair\"",
+        ),
+        (
+            "hosts = \"Shared\"",
+            "`hosts` must be one of \"fair\", \"shared\", not \"Shared\"",
+            "hosts = \"shared\"",
+        ),
+        (
+            "hosts = true",
+            "`hosts` must be one of \"fair\", \"shared\" in quotes, not true",
+            "hosts = \"fair\"",
+        ),
+        (
+            "host_table = \"65.536\"",
+            "`host_table` must be a whole number from 1024 to 1048576, not the text \"65.536\"",
+            "host_table = 65536",
+        ),
+        (
+            "host_table = 6.5e4",
+            "`host_table` must be a whole number from 1024 to 1048576, not the number 6.5e4",
+            "host_table = 65000",
+        ),
+        (
+            "host_table = \"big\"",
+            "`host_table` must be a whole number from 1024 to 1048576, not the text \"big\"",
+            "host_table = 65536",
+        ),
+        (
+            "host_ipv6_prefix = \"/64\"",
+            "`host_ipv6_prefix` must be a whole number from 32 to 128, not the text \"/64\"",
+            "host_ipv6_prefix = 64",
+        ),
+        (
+            "host_ipv6_prefix = 99999999999999999999",
+            "99999999999999999999 is far out of range for `host_ipv6_prefix`",
+            "host_ipv6_prefix = 64",
+        ),
+    ] {
+        let text = format!("{SITE}{line}\n{}", agency("a", 5));
+        let d = errors(&[("p.toml", &text)]);
+        assert_eq!(d.len(), 1, "{line}: {}", all(&d));
+        let column = line.find(" = ").unwrap() + 4;
+        assert_eq!((d[0].line, d[0].column), (7, column), "{}", d[0]);
+        assert_eq!(d[0].message.to_string(), message, "{}", d[0]);
+        assert_eq!(
+            d[0].hint.as_ref().unwrap().to_string(),
+            format!("write it like this: `{hint}`"),
+            "{}",
+            d[0]
+        );
+    }
+    // In an agency too, and in Bahasa Indonesia.
+    let text = format!("{SITE}{}hosts = \"pcq\"\n", agency("a", 5));
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    let at = line_of(&text, "hosts = \"pcq\"");
+    assert_eq!(
+        shown(&d[0]),
+        [
+            format!(
+                "{at}:9: error: `hosts` must be one of \"fair\", \"shared\", not \"pcq\"\n  hint: write it like this: `hosts = \"fair\"`"
+            ),
+            format!(
+                "{at}:9: kesalahan: `hosts` harus salah satu dari \"fair\", \"shared\", bukan \"pcq\"\n  petunjuk: tulis seperti ini: `hosts = \"fair\"`"
+            ),
+        ]
+    );
+}
+
+/// An agency whose download is written `download`.
+fn agency_download(id: &str, vlan: u16, download: &str) -> String {
+    format!(
+        "\n[[agency]]\nid = \"{id}\"\nvlans = [{vlan}]\nupload = {{ rate = \"10Mbps\" }}\ndownload = {download}\n"
+    )
+}
+
+#[test]
+fn a_host_ceiling_is_a_rate_above_zero_and_at_most_the_ceiling() {
+    let downloads = [
+        "{ ceiling = \"100Mbps\", host_ceiling = \"0Mbps\" }",
+        "{ ceiling = \"100Mbps\", host_ceiling = \"0\" }",
+        "{ ceiling = \"100Mbps\", host_ceiling = \"unlimited\" }",
+        "{ ceiling = \"100Mbps\", host_ceiling = \"none\" }",
+        "{ ceiling = \"100Mbps\", host_ceiling = \"200Mbps\" }",
+        "{ rate = \"10Mbps\", host_ceiling = \"20%\" }",
+        "{ ceiling = \"100Mbps\", host_ceiling = \"5 mbit\" }",
+        "{ ceiling = \"100Mbps\", host_ceiling = \"5MB\" }",
+    ];
+    let mut text = SITE.to_string();
+    for (i, d) in downloads.iter().enumerate() {
+        text.push_str(&agency_download(&format!("a{i}"), 100 + i as u16, d));
+    }
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), downloads.len(), "{}", all(&d));
+    let none_hint = [
+        "give the most one host may pass, e.g. `host_ceiling = \"5Mbps\"`, or leave `host_ceiling` out for no ceiling per host",
+        "tulis kecepatan terbesar untuk satu host, mis. `host_ceiling = \"5Mbps\"`, atau hapus `host_ceiling` jika tanpa batas per host",
+    ];
+    let expect: [[&str; 2]; 8] = [
+        [
+            "error: a host ceiling of \"0Mbps\" would let no host pass",
+            "kesalahan: batas atas per host \"0Mbps\" tidak akan melewatkan host mana pun",
+        ],
+        [
+            "error: a host ceiling of \"0\" would let no host pass",
+            "kesalahan: batas atas per host \"0\" tidak akan melewatkan host mana pun",
+        ],
+        [
+            "error: `host_ceiling` cannot be \"unlimited\"",
+            "kesalahan: `host_ceiling` tidak boleh \"unlimited\"",
+        ],
+        [
+            "error: `host_ceiling` cannot be \"none\"",
+            "kesalahan: `host_ceiling` tidak boleh \"none\"",
+        ],
+        [
+            "error: the host ceiling 200Mbps is above the agency's ceiling 100Mbps: one host never passes more than its agency\n  hint: a host's ceiling is at most its agency's; lower `host_ceiling` or raise `ceiling`, e.g. `host_ceiling = \"100Mbps\"`",
+            "kesalahan: batas atas per host 200Mbps melebihi batas atas OPD 100Mbps: satu host tidak pernah melewatkan lebih dari OPD-nya\n  petunjuk: batas atas per host paling besar sama dengan batas atas OPD; turunkan `host_ceiling` atau naikkan `ceiling`, mis. `host_ceiling = \"100Mbps\"`",
+        ],
+        [
+            // 20% of the 1 Gbps download capacity, above the 10 Mbps `rate`.
+            "error: the host ceiling 200Mbps is above the agency's ceiling 10Mbps: one host never passes more than its agency\n  hint: a host's ceiling is at most its agency's; lower `host_ceiling` or raise `ceiling`, e.g. `host_ceiling = \"10Mbps\"`",
+            "kesalahan: batas atas per host 200Mbps melebihi batas atas OPD 10Mbps: satu host tidak pernah melewatkan lebih dari OPD-nya\n  petunjuk: batas atas per host paling besar sama dengan batas atas OPD; turunkan `host_ceiling` atau naikkan `ceiling`, mis. `host_ceiling = \"10Mbps\"`",
+        ],
+        [
+            "error: \"5 mbit\": write the unit as \"Mbps\"\n  hint: write it like this: `host_ceiling = \"5Mbps\"`",
+            "kesalahan: \"5 mbit\": tulis satuannya \"Mbps\"\n  petunjuk: tulis seperti ini: `host_ceiling = \"5Mbps\"`",
+        ],
+        [
+            "error: \"5MB\": \"MB\" is ambiguous or in bytes; rates are in bits per second: \"5Mbps\" (megabits) or \"40Mbps\" if you meant megabytes\n  hint: write it like this: `host_ceiling = \"5Mbps\"`",
+            "kesalahan: \"5MB\": \"MB\" bermakna ganda atau dalam byte; kecepatan ditulis dalam bit per detik: \"5Mbps\" (megabit) atau \"40Mbps\" jika maksudnya megabyte\n  petunjuk: tulis seperti ini: `host_ceiling = \"5Mbps\"`",
+        ],
+    ];
+    for (i, (d, want)) in d.iter().zip(expect).enumerate() {
+        let marker = downloads[i];
+        let line = line_of(&text, marker);
+        // At the value of `host_ceiling`.
+        let column = marker.find("host_ceiling = ").unwrap() + "download = ".len() + 16;
+        for (lang, (got, want)) in shown(d).iter().zip(want).enumerate() {
+            let want = if want.contains('\n') {
+                want.to_string()
+            } else {
+                format!(
+                    "{want}\n  {}: {}",
+                    ["hint", "petunjuk"][lang],
+                    none_hint[lang]
+                )
+            };
+            assert_eq!(got, &format!("{line}:{column}: {want}"), "{marker}");
+        }
+    }
+
+    // A ceiling that could not be read is not held against the host ceiling.
+    let text = format!(
+        "{SITE}{}",
+        agency_download(
+            "a",
+            5,
+            "{ ceiling = \"1O0Mbps\", host_ceiling = \"200Mbps\" }"
+        )
+    );
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert!(d[0].to_string().contains("\"1O0Mbps\""), "{}", d[0]);
+
+    // Written without quotes, or as a number, refused for its kind.
+    let text = format!(
+        "{SITE}{}",
+        agency_download("a", 5, "{ ceiling = \"100Mbps\", host_ceiling = 5 }")
+    );
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!(
+        d[0].to_string().split_once(": error: ").unwrap().1,
+        "`host_ceiling` must be a rate or a share of the capacity, in quotes, not the number 5\n  hint: write it like this: `host_ceiling = \"5Mbps\"`"
+    );
+}
+
+#[test]
+fn host_keys_in_the_wrong_table_or_by_mikrotik_names() {
+    let per_direction = [
+        "`host_ceiling` is set for one direction, inside the agency's `upload` or `download` (it holds at all times, also during a schedule), e.g. `download = { ceiling = \"100Mbps\", host_ceiling = \"5Mbps\" }`",
+        "`host_ceiling` ditulis untuk satu arah, di dalam `upload` atau `download` milik OPD (berlaku setiap saat, juga selama jadwal), mis. `download = { ceiling = \"100Mbps\", host_ceiling = \"5Mbps\" }`",
+    ];
+    let cases: [(&str, &str, [&str; 2], [&str; 2]); 8] = [
+        (
+            "download = { ceiling = \"100Mbps\", pcq-rate = \"5Mbps\" }",
+            "pcq-rate",
+            [
+                "unknown key `pcq-rate` in the agency's `download`",
+                "kunci `pcq-rate` tidak dikenal di `download` milik OPD",
+            ],
+            [
+                "MikroTik's `pcq-rate` is `host_ceiling` here, e.g. `host_ceiling = \"5Mbps\"`",
+                "`pcq-rate` di MikroTik ditulis `host_ceiling` di sini, mis. `host_ceiling = \"5Mbps\"`",
+            ],
+        ),
+        (
+            "pcq-rate = \"5Mbps\"",
+            "pcq-rate",
+            [
+                "unknown key `pcq-rate` in [[agency]]",
+                "kunci `pcq-rate` tidak dikenal di [[agency]]",
+            ],
+            [
+                "MikroTik's `pcq-rate` is `host_ceiling` here, set for one direction, inside the agency's `upload` or `download` (it holds at all times, also during a schedule), e.g. `download = { ceiling = \"100Mbps\", host_ceiling = \"5Mbps\" }`",
+                "`pcq-rate` di MikroTik ditulis `host_ceiling` di sini, untuk satu arah, di dalam `upload` atau `download` milik OPD (berlaku setiap saat, juga selama jadwal), mis. `download = { ceiling = \"100Mbps\", host_ceiling = \"5Mbps\" }`",
+            ],
+        ),
+        (
+            "pcq-classifier = \"dst-address\"",
+            "pcq-classifier",
+            [
+                "unknown key `pcq-classifier` in [[agency]]",
+                "kunci `pcq-classifier` tidak dikenal di [[agency]]",
+            ],
+            [
+                "MikroTik's `pcq-classifier` picks the address a host is known by; here a host is the destination address for download and the source address for upload, and `hosts` says how an agency's rate is shared between its hosts, e.g. `hosts = \"fair\"`",
+                "`pcq-classifier` di MikroTik memilih alamat yang menandai host; di sini host adalah alamat tujuan untuk unduh dan alamat sumber untuk unggah, dan `hosts` menentukan cara kecepatan OPD dibagi di antara host-nya, mis. `hosts = \"fair\"`",
+            ],
+        ),
+        (
+            "host_ceiling = \"5Mbps\"",
+            "host_ceiling",
+            [
+                "unknown key `host_ceiling` in [[agency]]",
+                "kunci `host_ceiling` tidak dikenal di [[agency]]",
+            ],
+            per_direction,
+        ),
+        (
+            "download = { ceiling = \"100Mbps\", hosts = \"fair\" }",
+            "hosts",
+            [
+                "unknown key `hosts` in the agency's `download`",
+                "kunci `hosts` tidak dikenal di `download` milik OPD",
+            ],
+            [
+                "`hosts` is set in [site] for every agency, or in an [[agency]] for that agency, e.g. `hosts = \"fair\"`",
+                "`hosts` ditulis di [site] untuk semua OPD, atau di [[agency]] untuk OPD itu, mis. `hosts = \"fair\"`",
+            ],
+        ),
+        (
+            "host_table = 65536",
+            "host_table",
+            [
+                "unknown key `host_table` in [[agency]]",
+                "kunci `host_table` tidak dikenal di [[agency]]",
+            ],
+            [
+                "`host_table` is set once for the whole gateway, in [site], e.g. `host_table = 65536`",
+                "`host_table` ditulis sekali untuk seluruh gateway, di [site], mis. `host_table = 65536`",
+            ],
+        ),
+        (
+            "host = \"fair\"",
+            "host",
+            [
+                "unknown key `host` in [[agency]]",
+                "kunci `host` tidak dikenal di [[agency]]",
+            ],
+            [
+                "did you mean `hosts`? e.g. `hosts = \"fair\"`",
+                "mungkin maksudnya `hosts`? mis. `hosts = \"fair\"`",
+            ],
+        ),
+        (
+            "download = { ceiling = \"100Mbps\", host-ceiling = \"5Mbps\" }",
+            "host-ceiling",
+            [
+                "unknown key `host-ceiling` in the agency's `download`",
+                "kunci `host-ceiling` tidak dikenal di `download` milik OPD",
+            ],
+            [
+                "did you mean `host_ceiling`? e.g. `host_ceiling = \"5Mbps\"`",
+                "mungkin maksudnya `host_ceiling`? mis. `host_ceiling = \"5Mbps\"`",
+            ],
+        ),
+    ];
+    for (line, key, message, hint) in cases {
+        let body = if line.starts_with("download") {
+            agency_download("a", 5, line.strip_prefix("download = ").unwrap())
+        } else {
+            format!("{}{line}\n", agency("a", 5))
+        };
+        let text = format!("{SITE}{body}");
+        let d = errors(&[("p.toml", &text)]);
+        assert_eq!(d.len(), 1, "{line}: {}", all(&d));
+        let at = line_of(&text, line);
+        let column = text.lines().nth(at - 1).unwrap().find(key).unwrap() + 1;
+        assert_eq!(
+            shown(&d[0]),
+            [
+                format!("{at}:{column}: error: {}\n  hint: {}", message[0], hint[0]),
+                format!(
+                    "{at}:{column}: kesalahan: {}\n  petunjuk: {}",
+                    message[1], hint[1]
+                ),
+            ],
+            "{line}"
+        );
+    }
+
+    // A schedule keeps the agency's host ceiling: it cannot set one; nor can [site].
+    let text = format!(
+        "{SITE}{}\n[[agency.schedule]]\ndays = [\"mon-fri\"]\nhours = \"07:00-16:00\"\ndownload = {{ ceiling = \"50Mbps\", host_ceiling = \"2Mbps\" }}\n",
+        agency("a", 5)
+    );
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!(
+        d[0].message.to_string(),
+        "unknown key `host_ceiling` in the schedule's `download`"
+    );
+    assert_eq!(d[0].hint.as_ref().unwrap().text(Lang::En), per_direction[0]);
+    assert_eq!(d[0].hint.as_ref().unwrap().text(Lang::Id), per_direction[1]);
+    let text = format!("{SITE}pcq-dst-address6-mask = 64\nhost_ceiling = \"5Mbps\"\n");
+    let d = errors(&[("p.toml", &text)]);
+    assert_eq!(d.len(), 2, "{}", all(&d));
+    assert_eq!(
+        d[0].hint.as_ref().unwrap().to_string(),
+        "MikroTik's `pcq-dst-address6-mask` is `host_ipv6_prefix` here, e.g. `host_ipv6_prefix = 64`"
+    );
+    assert_eq!(d[1].hint.as_ref().unwrap().to_string(), per_direction[0]);
 }

@@ -190,7 +190,7 @@ pub(super) fn compile_agency(
             limits,
             schedules,
             package,
-            hosts: site_hosts,
+            hosts: a.hosts.unwrap_or(site_hosts),
         },
         file,
         id_span: a.id.span(),
@@ -236,7 +236,11 @@ pub(super) fn amount(
     match parse_amount(text) {
         Ok(a) => Some(a.resolve(capacity)),
         Err(e) => {
-            let example = if key == "ceiling" { "50Mbps" } else { "10Mbps" };
+            let example = match key {
+                "ceiling" => "50Mbps",
+                "host_ceiling" => "5Mbps",
+                _ => "10Mbps",
+            };
             cx.unit_error(file, v.span(), e, key, example);
             None
         }
@@ -271,12 +275,16 @@ pub(super) fn compile_limits(
         },
     };
     let cap = capacity.bits_per_second();
+    // Whether the ceiling was read as written (else a host ceiling is not checked against it).
+    let mut ceiling_read = true;
     let (guaranteed, ceiling) = match (&r.rate, &r.guaranteed, &r.ceiling) {
         (Some(rt), None, None) => {
             if rt.get_ref().trim() == "unlimited" {
                 (0, cap)
             } else {
-                let v = amount(cx, file, rt, "rate", capacity, false).unwrap_or(0);
+                let v = amount(cx, file, rt, "rate", capacity, false);
+                ceiling_read = v.is_some();
+                let v = v.unwrap_or(0);
                 (v, v.max(1))
             }
         }
@@ -287,6 +295,7 @@ pub(super) fn compile_limits(
                 Msg::new(MsgId::RateWithGuaranteed),
                 Some(Msg::new(MsgId::RateWithGuaranteedHint)),
             );
+            ceiling_read = false;
             (0, cap)
         }
         (None, g, c) => {
@@ -296,8 +305,9 @@ pub(super) fn compile_limits(
                 .unwrap_or(0);
             let cv = c
                 .as_ref()
-                .and_then(|c| amount(cx, file, c, "ceiling", capacity, true))
-                .unwrap_or(cap);
+                .map(|c| amount(cx, file, c, "ceiling", capacity, true));
+            ceiling_read = cv.is_none_or(|c| c.is_some());
+            let cv = cv.flatten().unwrap_or(cap);
             if g.is_none() && c.is_none() {
                 cx.error(
                     file,
@@ -319,12 +329,58 @@ pub(super) fn compile_limits(
             (gv, cv.max(1))
         }
     };
+    let host_ceiling = r.host_ceiling.as_ref().and_then(|h| {
+        let hc = host_ceiling(cx, file, h, capacity)?;
+        if ceiling_read && hc > ceiling {
+            cx.error(
+                file,
+                h.span(),
+                Msg::new(MsgId::HostCeilingAboveCeiling)
+                    .arg("host_ceiling", rate(hc))
+                    .arg("ceiling", rate(ceiling)),
+                Some(Msg::new(MsgId::HostCeilingAboveCeilingHint).arg("ceiling", rate(ceiling))),
+            );
+        }
+        Some(hc.min(ceiling))
+    });
     Limits {
         guaranteed,
         ceiling,
         burst,
-        host_ceiling: None,
+        host_ceiling,
     }
+}
+
+/// Words admins use for "no limit", which a host ceiling cannot be: leaving it out is.
+const NO_LIMIT: &[&str] = &["unlimited", "none", "off", "no", "tanpa batas"];
+
+/// The most one host may pass: a rate or share as `ceiling` takes, above zero; never
+/// "unlimited" (an absent `host_ceiling` is).
+fn host_ceiling(cx: &mut Ctx, file: usize, v: &Spanned<String>, capacity: Rate) -> Option<u64> {
+    let text = v.get_ref().trim();
+    if NO_LIMIT.contains(&text.to_ascii_lowercase().as_str()) {
+        cx.error(
+            file,
+            v.span(),
+            Msg::new(MsgId::HostCeilingNone).arg("value", text),
+            Some(Msg::new(MsgId::HostCeilingHint)),
+        );
+        return None;
+    }
+    let number: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ','))
+        .collect();
+    if number.replace(',', ".").parse::<f64>() == Ok(0.0) {
+        cx.error(
+            file,
+            v.span(),
+            Msg::new(MsgId::HostCeilingZero).arg("value", text),
+            Some(Msg::new(MsgId::HostCeilingHint)),
+        );
+        return None;
+    }
+    amount(cx, file, v, "host_ceiling", capacity, false)
 }
 
 pub(super) fn compile_schedule(

@@ -1,13 +1,16 @@
 //! The `[site]` table.
 
-use std::{ops::Range, time::Duration};
+use std::{
+    ops::{Range, RangeInclusive},
+    time::Duration,
+};
 
 use toml::Spanned;
 
 use super::names::valid_ifname;
 use super::{
     super::{
-        Costs, Direction, Fallback, Forwarding, Hosts, Msg, MsgId, PerDirection, Site, TimeZone,
+        Costs, Direction, Fallback, Forwarding, Msg, MsgId, PerDirection, Site, TimeZone,
         Unclassified, XdpMode, defaults, messages::direction, rate, raw,
     },
     Ctx,
@@ -189,6 +192,24 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw
         .costs
         .as_ref()
         .map(|c| compile_costs(cx, file, c.get_ref()));
+    let host_table = whole(
+        cx,
+        file,
+        &s.host_table,
+        "host_table",
+        defaults::HOST_TABLE_RANGE,
+        MsgId::HostTableHint,
+    )
+    .unwrap_or(defaults::HOST_TABLE);
+    let host_ipv6_prefix = whole(
+        cx,
+        file,
+        &s.host_ipv6_prefix,
+        "host_ipv6_prefix",
+        defaults::HOST_IPV6_PREFIX_RANGE,
+        MsgId::HostIpv6PrefixHint,
+    )
+    .unwrap_or(defaults::HOST_IPV6_PREFIX);
     let packages_priced = s
         .costs
         .as_ref()
@@ -208,9 +229,9 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw
             timezone,
             fallback: s.fallback.unwrap_or(Fallback::Shared),
             costs,
-            hosts: Hosts::default(),
-            host_table: defaults::HOST_TABLE,
-            host_ipv6_prefix: defaults::HOST_IPV6_PREFIX,
+            hosts: s.hosts.unwrap_or_default(),
+            host_table,
+            host_ipv6_prefix,
         },
         capacity_ok,
         capacity_span,
@@ -218,6 +239,38 @@ pub(super) fn compile_site(cx: &mut Ctx, file: usize, span: Range<usize>, s: raw
         unclassified_name,
         packages_priced,
     }
+}
+
+/// A whole number within `range`, if written; out of it, refused with the range and, in
+/// `hint`, the nearest value that fits.
+fn whole<T>(
+    cx: &mut Ctx,
+    file: usize,
+    v: &Option<Spanned<i64>>,
+    key: &str,
+    range: RangeInclusive<T>,
+    hint: MsgId,
+) -> Option<T>
+where
+    T: Copy + Into<i64> + TryFrom<i64>,
+{
+    let v = v.as_ref()?;
+    let (min, max) = ((*range.start()).into(), (*range.end()).into());
+    let n = *v.get_ref();
+    if (min..=max).contains(&n) {
+        return T::try_from(n).ok();
+    }
+    cx.error(
+        file,
+        v.span(),
+        Msg::new(MsgId::WholeNumberRange)
+            .arg("key", key)
+            .arg("min", min)
+            .arg("max", max)
+            .arg("value", n),
+        Some(Msg::new(hint).arg("fits", n.clamp(min, max))),
+    );
+    None
 }
 
 /// `[site.costs]`: prices above 0, each package a rate, priced once.
