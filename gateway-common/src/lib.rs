@@ -197,8 +197,10 @@ pub mod map {
     pub const CONFIG: &str = "OPD_CONFIG";
     pub const PORTS: &str = "OPD_PORTS";
     pub const SLOT_IDS: &str = "OPD_SLOT_IDS";
+    pub const HOSTS: &str = "OPD_HOSTS";
+    pub const HOST_COUNTS: &str = "OPD_HOST_COUNTS";
     /// Every map, each pinned under the pin directory by its name.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 12] = [
         VLANS,
         QINQ,
         LIMITS,
@@ -209,6 +211,8 @@ pub mod map {
         CONFIG,
         PORTS,
         SLOT_IDS,
+        HOSTS,
+        HOST_COUNTS,
     ];
 }
 
@@ -278,8 +282,14 @@ pub struct Rates {
     pub borrow: Limit,
     /// Beyond its share, up to its ceiling. A rate of zero: none.
     pub excess: Limit,
+    /// What the agency's hosts share (`hosts = "fair"`): each active host may pass this
+    /// rate divided by the number of active hosts before its frames count as beyond its
+    /// share (see [`police_host`]). A rate of zero: the agency's hosts share one bucket.
+    pub host_share: Limit,
+    /// The most one host may pass. A rate of zero: no limit per host.
+    pub host_ceiling: Limit,
 }
-const _: () = assert!(size_of::<Rates>() == 48);
+const _: () = assert!(size_of::<Rates>() == 80);
 
 /// Limits of one agency in one direction; written by user space only.
 #[repr(C)]
@@ -294,7 +304,7 @@ pub struct LimitEntry {
     /// 0: never.
     pub dynamic_expires_ns: u64,
 }
-const _: () = assert!(size_of::<LimitEntry>() == 104);
+const _: () = assert!(size_of::<LimitEntry>() == 168);
 
 impl LimitEntry {
     /// The rates in force at `now_ns`.
@@ -392,6 +402,10 @@ pub enum Which {
     Excess,
     /// The whole uplink's, in the frame's direction.
     Uplink,
+    /// The frame's host's share of its agency.
+    HostShare,
+    /// The frame's host's ceiling.
+    HostCeiling,
 }
 
 /// The operations policing needs on bucket state: atomic in the data plane, plain in tests.
@@ -417,6 +431,8 @@ pub trait Buckets {
 pub struct Plain<'a> {
     pub agency: &'a mut Bucket,
     pub uplink: &'a mut u64,
+    /// The frame's host, if it has one.
+    pub host: Option<&'a mut HostState>,
 }
 
 impl Plain<'_> {
@@ -426,6 +442,8 @@ impl Plain<'_> {
             Which::Borrow => &mut self.agency.borrow_tat_ns,
             Which::Excess => &mut self.agency.excess_tat_ns,
             Which::Uplink => self.uplink,
+            Which::HostShare => &mut self.host.as_mut().expect("a host").share_tat_ns,
+            Which::HostCeiling => &mut self.host.as_mut().expect("a host").ceiling_tat_ns,
         }
     }
 }
@@ -467,8 +485,10 @@ impl Buckets for Plain<'_> {
 /// What policing decided for a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// `uplink`: the agency's own buckets allowed it, the uplink had no room.
-    Drop { uplink: bool },
+    /// `uplink`: the agency's own buckets allowed it, the uplink had no room. `host`: its
+    /// host was beyond its share of the agency (and the agency had no room to spare) or
+    /// beyond its host ceiling.
+    Drop { uplink: bool, host: bool },
     /// `congested`: the bucket that let it through is more than half used, so the agency
     /// is at its rate and ECN-capable frames are marked. `borrowed`: beyond the guarantee;
     /// `excess`: beyond its share too, while the uplink had plenty of room.
@@ -481,20 +501,38 @@ pub enum Verdict {
 
 /// Polices one frame of `len` bytes at `now_ns` for an agency with `rates`, on an uplink
 /// whose bucket is `uplink` (a rate of zero: no uplink limit); see [`Rates`] for the order
-/// in which its buckets are drawn on.
+/// in which its buckets are drawn on. A frame `over_share` (its host is beyond its share
+/// of the agency) passes only while the bucket it draws on is less than half used, and
+/// never on forgiven debt: the room the agency's other hosts leave, never theirs.
 #[inline(always)]
 pub fn police(
     rates: &Rates,
     uplink: &Limit,
     now_ns: u64,
     len: u64,
+    over_share: bool,
     b: &mut impl Buckets,
 ) -> Verdict {
-    const DROP: Verdict = Verdict::Drop { uplink: false };
+    const DROP: Verdict = Verdict::Drop {
+        uplink: false,
+        host: false,
+    };
+    const UPLINK: Verdict = Verdict::Drop {
+        uplink: true,
+        host: false,
+    };
     let open = |l: &Limit| l.ns_per_byte_fp != 0;
+    let own = |l: &Limit| if over_share { l.half_depth() } else { *l };
+    let forgive = !over_share;
     let may_borrow = open(&rates.borrow) || open(&rates.excess);
     if open(&rates.guaranteed)
-        && let Some(congested) = b.take(Which::Guaranteed, &rates.guaranteed, now_ns, len, true)
+        && let Some(congested) = b.take(
+            Which::Guaranteed,
+            &own(&rates.guaranteed),
+            now_ns,
+            len,
+            forgive,
+        )
     {
         if open(uplink) {
             b.charge(Which::Uplink, uplink, now_ns, len);
@@ -510,24 +548,24 @@ pub fn police(
     // Its share beyond the guarantee, while the uplink has room. The uplink's debt is never
     // forgiven: guaranteed traffic used that capacity.
     if open(&rates.borrow)
-        && let Some(own) = b.take(Which::Borrow, &rates.borrow, now_ns, len, true)
+        && let Some(congested) = b.take(Which::Borrow, &own(&rates.borrow), now_ns, len, forgive)
     {
         if !open(uplink) {
             return Verdict::Pass {
-                congested: own,
+                congested,
                 borrowed: true,
                 excess: false,
             };
         }
         return match b.take(Which::Uplink, uplink, now_ns, len, false) {
             Some(shared) => Verdict::Pass {
-                congested: own || shared,
+                congested: congested || shared,
                 borrowed: true,
                 excess: false,
             },
             None => {
                 b.refund(Which::Borrow, rates.borrow.cost_ns(len));
-                Verdict::Drop { uplink: true }
+                UPLINK
             }
         };
     }
@@ -535,27 +573,205 @@ pub fn police(
     if !open(&rates.excess) {
         return DROP;
     }
-    let Some(own) = b.take(Which::Excess, &rates.excess, now_ns, len, true) else {
+    let Some(congested) = b.take(Which::Excess, &own(&rates.excess), now_ns, len, forgive) else {
         return DROP;
     };
     if !open(uplink) {
         return Verdict::Pass {
-            congested: own,
+            congested,
             borrowed: true,
             excess: true,
         };
     }
     match b.take(Which::Uplink, &uplink.half_depth(), now_ns, len, false) {
         Some(_) => Verdict::Pass {
-            congested: own,
+            congested,
             borrowed: true,
             excess: true,
         },
         None => {
             b.refund(Which::Excess, rates.excess.cost_ns(len));
-            Verdict::Drop { uplink: true }
+            UPLINK
         }
     }
+}
+
+/// True if an agency's hosts are policed apart with these rates: a share or a ceiling.
+#[inline(always)]
+pub const fn by_host(rates: &Rates) -> bool {
+    rates.host_share.ns_per_byte_fp != 0 || rates.host_ceiling.ns_per_byte_fp != 0
+}
+
+/// The share of one of `hosts` active hosts of an agency: the agency's host share divided
+/// by their number, as deep in time.
+#[inline(always)]
+pub const fn host_share(share: &Limit, hosts: u32) -> Limit {
+    // Both bounded so the product fits 64 bits (BPF has no wider multiply): at most 2^20
+    // hosts, and a share of at least ~1 kbit/s (2^43 fixed-point ns per byte).
+    let hosts = match hosts {
+        0 => 1,
+        h if h > 1 << 20 => 1 << 20,
+        h => h as u64,
+    };
+    let per_byte = if share.ns_per_byte_fp > 1 << 43 {
+        1 << 43
+    } else {
+        share.ns_per_byte_fp
+    };
+    Limit {
+        ns_per_byte_fp: per_byte.wrapping_mul(hosts),
+        burst_ns: share.burst_ns,
+    }
+}
+
+/// Polices one frame of a host of an agency that shares by host (see [`by_host`]), one of
+/// `hosts` active hosts. Beyond its ceiling the frame is dropped; within its share it is
+/// policed as any frame of the agency; beyond its share it may use only the room the
+/// others leave (see [`police`]). So a host alone gets the whole rate, hosts that all want
+/// more get equal shares, and what one leaves the others take.
+#[inline(always)]
+pub fn police_host(
+    rates: &Rates,
+    uplink: &Limit,
+    now_ns: u64,
+    len: u64,
+    hosts: u32,
+    b: &mut impl Buckets,
+) -> Verdict {
+    let ceiling = rates.host_ceiling;
+    let capped = ceiling.ns_per_byte_fp != 0;
+    if capped
+        && b.take(Which::HostCeiling, &ceiling, now_ns, len, true)
+            .is_none()
+    {
+        return Verdict::Drop {
+            uplink: false,
+            host: true,
+        };
+    }
+    let share = host_share(&rates.host_share, hosts);
+    let shared = share.ns_per_byte_fp != 0;
+    let over_share = shared
+        && b.take(Which::HostShare, &share, now_ns, len, true)
+            .is_none();
+    let verdict = police(rates, uplink, now_ns, len, over_share, b);
+    if let Verdict::Drop { uplink, .. } = verdict {
+        // Nothing passed: the host's buckets did not carry it.
+        if capped {
+            b.refund(Which::HostCeiling, ceiling.cost_ns(len));
+        }
+        if shared && !over_share {
+            b.refund(Which::HostShare, share.cost_ns(len));
+        }
+        return Verdict::Drop {
+            uplink,
+            host: over_share,
+        };
+    }
+    verdict
+}
+
+/// The host table's key: an agency and direction ([`agency_slot`]) and a host's address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostKey {
+    pub slot: u32,
+    /// 4 or 6.
+    pub family: u32,
+    /// An IPv4 address in the first four bytes, or an IPv6 address masked to the site's
+    /// host prefix; network byte order, zero beyond.
+    pub addr: [u8; 16],
+}
+const _: () = assert!(size_of::<HostKey>() == 24);
+
+/// A host's state in the host table: its buckets and what it passed and lost. Written by
+/// the data plane only; one cache line.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostState {
+    pub share_tat_ns: u64,
+    pub ceiling_tat_ns: u64,
+    /// The activity window ([`host_window`]) it was last counted active in.
+    pub window: u64,
+    pub passed_bytes: u64,
+    pub passed_packets: u64,
+    pub dropped_bytes: u64,
+    pub dropped_packets: u64,
+    pub _pad: u64,
+}
+const _: () = assert!(size_of::<HostState>() == 64);
+
+/// A host is active while it sent a frame in the current or the previous window of
+/// 2^27 ns (134 ms): one that stops leaves its share to the others within 268 ms.
+pub const HOST_WINDOW_SHIFT: u32 = 27;
+
+/// The activity window of `now_ns` (CLOCK_MONOTONIC).
+#[inline(always)]
+pub const fn host_window(now_ns: u64) -> u64 {
+    now_ns >> HOST_WINDOW_SHIFT
+}
+
+/// How many hosts of an agency were active in a direction: for each of the last two
+/// windows, the window in the high 32 bits and the hosts that sent in it in the low 32.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCount {
+    pub current: u64,
+    pub previous: u64,
+}
+const _: () = assert!(size_of::<HostCount>() == 16);
+
+impl HostCount {
+    /// A window and a count in one word.
+    #[inline(always)]
+    pub const fn pack(window: u64, hosts: u32) -> u64 {
+        (window << 32) | hosts as u64
+    }
+
+    /// Hosts active at `window`: the most counted in it or in the one before (the current
+    /// window is still filling up).
+    #[inline(always)]
+    pub const fn active(&self, window: u64) -> u32 {
+        let w = window & 0xFFFF_FFFF;
+        let current = if self.current >> 32 == w {
+            self.current as u32
+        } else {
+            0
+        };
+        // Before the first frame of a window, the window before is still `current`.
+        let before = w.wrapping_sub(1) & 0xFFFF_FFFF;
+        let previous = if self.current >> 32 == before {
+            self.current as u32
+        } else if self.previous >> 32 == before {
+            self.previous as u32
+        } else {
+            0
+        };
+        if current > previous {
+            current
+        } else {
+            previous
+        }
+    }
+}
+
+/// An IPv6 address masked to its first `prefix` bits.
+#[inline(always)]
+pub const fn mask_v6(addr: [u8; 16], prefix: u32) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        let bits = prefix as i64 - 8 * i as i64;
+        out[i] = if bits >= 8 {
+            addr[i]
+        } else if bits <= 0 {
+            0
+        } else {
+            addr[i] & (0xFFu8 << (8 - bits))
+        };
+        i += 1;
+    }
+    out
 }
 
 /// Per-CPU traffic counters (one entry per agency and direction, or per reason and direction).
@@ -576,8 +792,18 @@ pub struct Counters {
     /// Dropped bytes the agency's own limits allowed but the uplink had no room for
     /// (counted in `dropped_bytes` too).
     pub uplink_dropped_bytes: u64,
+    /// Frames judged by their host's buckets (`hosts = "fair"` or a host ceiling).
+    pub host_packets: u64,
+    /// Frames of an agency that shares by host judged by the agency's buckets alone: no IP
+    /// header to find the host by, or no room in the host table.
+    pub hostless_packets: u64,
+    /// Dropped frames whose host was beyond its share or ceiling (counted in
+    /// `dropped_packets` too).
+    pub host_dropped_packets: u64,
+    /// Hosts entered into the host table (a new host, or one that had aged out).
+    pub new_hosts: u64,
 }
-const _: () = assert!(size_of::<Counters>() == 64);
+const _: () = assert!(size_of::<Counters>() == 96);
 
 impl Counters {
     /// What was counted since `earlier` (wrapping: a counter that wrapped still gives the
@@ -594,6 +820,12 @@ impl Counters {
             uplink_dropped_bytes: self
                 .uplink_dropped_bytes
                 .wrapping_sub(earlier.uplink_dropped_bytes),
+            host_packets: self.host_packets.wrapping_sub(earlier.host_packets),
+            hostless_packets: self.hostless_packets.wrapping_sub(earlier.hostless_packets),
+            host_dropped_packets: self
+                .host_dropped_packets
+                .wrapping_sub(earlier.host_dropped_packets),
+            new_hosts: self.new_hosts.wrapping_sub(earlier.new_hosts),
         }
     }
 
@@ -608,6 +840,12 @@ impl Counters {
         self.uplink_dropped_bytes = self
             .uplink_dropped_bytes
             .wrapping_add(other.uplink_dropped_bytes);
+        self.host_packets = self.host_packets.wrapping_add(other.host_packets);
+        self.hostless_packets = self.hostless_packets.wrapping_add(other.hostless_packets);
+        self.host_dropped_packets = self
+            .host_dropped_packets
+            .wrapping_add(other.host_dropped_packets);
+        self.new_hosts = self.new_hosts.wrapping_add(other.new_hosts);
     }
 }
 
@@ -641,7 +879,8 @@ pub struct Config {
     pub unclassified_agency: u32,
     /// One of [`forward`].
     pub forward: u32,
-    pub _pad: u32,
+    /// IPv6 hosts are told apart by this many leading bits of their address (0–128).
+    pub host_ipv6_prefix: u32,
     /// What all agencies together may pass, per [`Direction`] (capacity − headroom). A rate
     /// of zero: no limit.
     pub uplink: [Limit; 2],
@@ -692,6 +931,9 @@ mod pod {
     unsafe impl aya::Pod for super::UplinkBucket {}
     unsafe impl aya::Pod for super::Counters {}
     unsafe impl aya::Pod for super::Config {}
+    unsafe impl aya::Pod for super::HostKey {}
+    unsafe impl aya::Pod for super::HostState {}
+    unsafe impl aya::Pod for super::HostCount {}
 }
 
 #[cfg(test)]
@@ -763,13 +1005,14 @@ mod tests {
             let mut p = Plain {
                 agency: b,
                 uplink: u,
+                host: None,
             };
-            match police(rates, uplink, 1_000_000_000, 1_000, &mut p) {
+            match police(rates, uplink, 1_000_000_000, 1_000, false, &mut p) {
                 Verdict::Pass { excess: true, .. } => out[2] += 1,
                 Verdict::Pass { borrowed: true, .. } => out[1] += 1,
                 Verdict::Pass { .. } => out[0] += 1,
-                Verdict::Drop { uplink: true } => out[3] += 1,
-                Verdict::Drop { uplink: false } => {}
+                Verdict::Drop { uplink: true, .. } => out[3] += 1,
+                Verdict::Drop { uplink: false, .. } => {}
             }
         }
         out
@@ -782,6 +1025,7 @@ mod tests {
             guaranteed: bucket(8),
             borrow: bucket(8),
             excess: bucket(8),
+            ..Rates::default()
         };
         // An uplink of 80 Mbps: 100 frames deep, 50 before it is half used.
         let uplink = bucket(80);
@@ -795,6 +1039,7 @@ mod tests {
             guaranteed: bucket(8),
             borrow: bucket(8),
             excess: bucket(80),
+            ..Rates::default()
         };
         let uplink = bucket(80);
         // 45 frames of other agencies in the uplink already: 5 more before it is half used.
@@ -816,6 +1061,163 @@ mod tests {
         u = 0;
         let later = burst(&rates, &uplink, &mut b, &mut u, 60);
         assert_eq!(later[2], 50, "half the uplink for the excess: {later:?}");
+    }
+
+    /// Hosts offering `offered` Mbps each in 1000-byte frames, interleaved evenly, for 10 s
+    /// through an agency of `mbps` (its guarantee, nothing to borrow) shared by host with a
+    /// host ceiling of `ceiling` Mbps (0: none): what each passed, Mbps.
+    fn hosts_through(mbps: u64, ceiling: u64, offered: &[f64]) -> std::vec::Vec<f64> {
+        let rates = Rates {
+            guaranteed: bucket(mbps),
+            host_share: bucket(mbps),
+            host_ceiling: if ceiling == 0 {
+                Limit::default()
+            } else {
+                bucket(ceiling)
+            },
+            ..Rates::default()
+        };
+        let mut agency = Bucket::default();
+        let mut uplink = 0;
+        let mut hosts = std::vec![HostState::default(); offered.len()];
+        let mut next: std::vec::Vec<f64> = std::vec![1e9; offered.len()];
+        let mut passed = std::vec![0u64; offered.len()];
+        let end = 11e9;
+        loop {
+            // The host whose next frame is due first.
+            let (h, &t) = next
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap();
+            if t >= end {
+                break;
+            }
+            let active = offered.iter().filter(|&&o| o > 0.0).count() as u32;
+            let mut b = Plain {
+                agency: &mut agency,
+                uplink: &mut uplink,
+                host: Some(&mut hosts[h]),
+            };
+            let v = police_host(&rates, &Limit::default(), t as u64, 1_000, active, &mut b);
+            if matches!(v, Verdict::Pass { .. }) && t >= 2e9 {
+                passed[h] += 1_000;
+            }
+            next[h] = t + 8_000.0 / offered[h] * 1_000.0;
+        }
+        passed.iter().map(|&b| b as f64 * 8.0 / 9e6).collect()
+    }
+
+    #[test]
+    fn hosts_that_all_want_more_get_equal_shares() {
+        let got = hosts_through(20, 0, &[60.0, 10.0, 10.0]);
+        // Each has its third; the flood cannot take what the others use.
+        assert!((got[1] - 6.67).abs() < 0.2, "{got:?}");
+        assert!((got[2] - 6.67).abs() < 0.2, "{got:?}");
+        let total: f64 = got.iter().sum();
+        assert!(
+            (total - 20.0).abs() < 0.4,
+            "the agency's rate in all: {got:?}"
+        );
+    }
+
+    #[test]
+    fn what_a_light_host_leaves_goes_to_the_others() {
+        let got = hosts_through(20, 0, &[60.0, 2.0]);
+        assert!(
+            (got[1] - 2.0).abs() < 0.1,
+            "the light host has all it wants: {got:?}"
+        );
+        assert!(
+            (got[0] - 18.0).abs() < 0.5,
+            "the rest to the heavy one: {got:?}"
+        );
+    }
+
+    #[test]
+    fn a_host_alone_has_the_whole_rate() {
+        let got = hosts_through(20, 0, &[60.0]);
+        assert!((got[0] - 20.0).abs() < 0.4, "{got:?}");
+    }
+
+    #[test]
+    fn a_host_ceiling_holds_however_idle_the_agency() {
+        let got = hosts_through(20, 5, &[60.0, 1.0]);
+        assert!((got[0] - 5.0).abs() < 0.2, "{got:?}");
+        assert!((got[1] - 1.0).abs() < 0.1, "{got:?}");
+    }
+
+    #[test]
+    fn a_refused_frame_is_given_back_to_its_hosts_buckets() {
+        // The agency's bucket is empty: a frame within the host's share is dropped, and the
+        // host's buckets are as before.
+        let rates = Rates {
+            guaranteed: bucket(8),
+            host_share: bucket(8),
+            host_ceiling: bucket(8),
+            ..Rates::default()
+        };
+        let now = 1_000_000_000;
+        let mut agency = Bucket {
+            guaranteed_tat_ns: now + 10_000_000,
+            ..Bucket::default()
+        };
+        let (mut uplink, mut host) = (0, HostState::default());
+        let mut b = Plain {
+            agency: &mut agency,
+            uplink: &mut uplink,
+            host: Some(&mut host),
+        };
+        let v = police_host(&rates, &Limit::default(), now, 1_000, 2, &mut b);
+        assert_eq!(
+            v,
+            Verdict::Drop {
+                uplink: false,
+                host: false
+            }
+        );
+        assert_eq!(host.share_tat_ns, now, "share refunded");
+        assert_eq!(host.ceiling_tat_ns, now, "ceiling refunded");
+    }
+
+    #[test]
+    fn active_hosts_are_counted_over_two_windows() {
+        let c = HostCount {
+            current: HostCount::pack(10, 2),
+            previous: HostCount::pack(9, 5),
+        };
+        assert_eq!(c.active(10), 5, "the window still filling up");
+        assert_eq!(
+            c.active(11),
+            2,
+            "a window later the ones that stopped are gone"
+        );
+        assert_eq!(c.active(12), 0);
+        let c = HostCount {
+            current: HostCount::pack(10, 7),
+            previous: HostCount::pack(9, 5),
+        };
+        assert_eq!(c.active(10), 7);
+        // Windows wrap at 2^32 in the packed form.
+        let w = (1u64 << 32) + 3;
+        let c = HostCount {
+            current: HostCount::pack(w, 4),
+            previous: HostCount::pack(w - 1, 1),
+        };
+        assert_eq!(c.active(w), 4);
+    }
+
+    #[test]
+    fn ipv6_hosts_are_masked_to_their_prefix() {
+        let a: [u8; 16] = core::array::from_fn(|i| 0xF0 | i as u8);
+        let m = mask_v6(a, 64);
+        assert_eq!(m[..8], a[..8]);
+        assert!(m[8..].iter().all(|&b| b == 0));
+        assert_eq!(mask_v6(a, 128), a);
+        assert_eq!(mask_v6(a, 0), [0; 16]);
+        let m = mask_v6(a, 60);
+        assert_eq!(m[7], a[7] & 0xF0);
+        assert_eq!(m[8], 0);
     }
 
     #[test]

@@ -15,16 +15,17 @@
 use core::intrinsics::{AtomicOrdering::Relaxed, atomic_cxchg, atomic_xadd};
 
 use aya_ebpf::{
-    bindings::xdp_action,
+    bindings::{BPF_NOEXIST, xdp_action},
     helpers::{bpf_ktime_get_ns, generated::bpf_xdp_get_buff_len},
     macros::{map, xdp},
-    maps::{Array, DevMap, HashMap, PerCpuArray},
+    maps::{Array, DevMap, HashMap, LruHashMap, PerCpuArray},
     programs::XdpContext,
 };
 use gateway_common::{
-    AgencyRef, Bucket, Buckets, Config, Counters, Direction, Gcra, Limit, LimitEntry, MAX_AGENCIES,
-    PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId, UplinkBucket, VLAN_SLOTS, Verdict,
-    Which, agency_slot, forward, qinq_key, unclassified,
+    AgencyRef, Bucket, Buckets, Config, Counters, Direction, Gcra, HostCount, HostKey, HostState,
+    Limit, LimitEntry, MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId,
+    UplinkBucket, VLAN_SLOTS, Verdict, Which, agency_slot, by_host, forward, host_window, mask_v6,
+    qinq_key, unclassified,
 };
 
 // Each map's static is named as `gateway_common::map` names it: the name in the object,
@@ -69,6 +70,17 @@ static OPD_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 /// other maps, it lets a restarted daemon give every agency back its slot and counters.
 #[map]
 static OPD_SLOT_IDS: Array<SlotId> = Array::with_max_entries(MAX_AGENCIES, 0);
+
+/// (agency and direction, host address) → the host's buckets and counters, for agencies
+/// that share by host. The least recently seen host makes room for a new one; the daemon
+/// sizes it from the policy (`host_table`) before loading.
+#[map]
+static OPD_HOSTS: LruHashMap<HostKey, HostState> = LruHashMap::with_max_entries(65_536, 0);
+
+/// Active hosts per agency and direction, counted here.
+#[map]
+static OPD_HOST_COUNTS: Array<HostCount> =
+    Array::with_max_entries(MAX_AGENCIES * Direction::COUNT, 0);
 
 /// [`PORT_TO_WAN`] holds the `wan` port, [`PORT_TO_LAN`] the `lan` port.
 #[map]
@@ -182,9 +194,11 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                 }
             };
             let slot = agency_slot(agency, dir);
-            match police(config, dir, slot, len) {
-                Verdict::Drop { uplink } => {
+            let (verdict, host) = police(ctx, config, dir, slot, len, proto, off);
+            match verdict {
+                Verdict::Drop { uplink, host: over } => {
                     count(&OPD_AGENCY_STATS, slot, len, Counted::Dropped { uplink });
+                    count_host(slot, host, len, false, over);
                     xdp_action::XDP_DROP
                 }
                 Verdict::Pass {
@@ -203,6 +217,7 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                             excess,
                         },
                     );
+                    count_host(slot, host, len, true, false);
                     pass(config, port)
                 }
             }
@@ -314,19 +329,87 @@ fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, what: Counted) {
     }
 }
 
+/// Which host a frame of an agency was policed as.
+#[derive(Clone, Copy)]
+enum HostUse {
+    /// The agency shares one bucket among its hosts.
+    Off,
+    /// It shares by host, but this frame has no host: no IP header, or no room in the host
+    /// table.
+    Hostless,
+    /// Its host's entry; `new` if this frame entered it.
+    Host { state: *mut HostState, new: bool },
+}
+
+/// Counts a frame by its host, and in its agency's counters how it was policed.
+#[inline(always)]
+fn count_host(slot: u32, host: HostUse, len: u64, passed: bool, over: bool) {
+    let Some(c) = OPD_AGENCY_STATS.get_ptr_mut(slot) else {
+        return;
+    };
+    // SAFETY: per-CPU value, as in `count`.
+    let c = unsafe { &mut *c };
+    match host {
+        HostUse::Off => {}
+        HostUse::Hostless => c.hostless_packets += 1,
+        HostUse::Host { state, new } => {
+            c.host_packets += 1;
+            if new {
+                c.new_hosts += 1;
+            }
+            if over {
+                c.host_dropped_packets += 1;
+            }
+            // SAFETY: a live value of the host table (see `police`); shared by every CPU, so
+            // added to atomically.
+            unsafe {
+                let (bytes, packets) = if passed {
+                    (
+                        &raw mut (*state).passed_bytes,
+                        &raw mut (*state).passed_packets,
+                    )
+                } else {
+                    (
+                        &raw mut (*state).dropped_bytes,
+                        &raw mut (*state).dropped_packets,
+                    )
+                };
+                atomic_xadd::<u64, u64, { Relaxed }>(bytes, len);
+                atomic_xadd::<u64, u64, { Relaxed }>(packets, 1);
+            }
+        }
+    }
+}
+
 /// Polices one frame of an agency (`slot`) in a direction, as [`gateway_common::police`]
-/// decides, on the agency's buckets and the uplink's. Every bucket is exact across CPUs
+/// (or [`gateway_common::police_host`], for an agency that shares by host) decides, on the
+/// agency's buckets, the uplink's and its host's. Every bucket is exact across CPUs
 /// (compare-and-swap).
 #[inline(always)]
-fn police(config: &Config, dir: Direction, slot: u32, len: u64) -> Verdict {
+fn police(
+    ctx: &XdpContext,
+    config: &Config,
+    dir: Direction,
+    slot: u32,
+    len: u64,
+    proto: u16,
+    off: usize,
+) -> (Verdict, HostUse) {
+    const DROP: (Verdict, HostUse) = (
+        Verdict::Drop {
+            uplink: false,
+            host: false,
+        },
+        HostUse::Off,
+    );
     let Some(entry) = OPD_LIMITS.get(slot) else {
-        return Verdict::Drop { uplink: false };
+        return DROP;
     };
     let (Some(agency), Some(uplink_bucket)) = (
         OPD_BUCKETS.get_ptr_mut(slot),
         OPD_UPLINK_BUCKETS.get_ptr_mut(dir as u32),
     ) else {
-        return Verdict::Drop { uplink: false };
+        return DROP;
     };
     let uplink = match dir {
         Direction::Upload => &config.uplink[0],
@@ -339,30 +422,163 @@ fn police(config: &Config, dir: Direction, slot: u32, len: u64) -> Verdict {
         agency,
         // SAFETY: a field of a live map value.
         uplink: unsafe { &raw mut (*uplink_bucket).tat_ns },
+        host: core::ptr::null_mut(),
     };
-    gateway_common::police(entry.at(now), uplink, now, len, &mut buckets)
+    let rates = entry.at(now);
+    if !by_host(rates) {
+        let v = gateway_common::police(rates, uplink, now, len, false, &mut buckets);
+        return (v, HostUse::Off);
+    }
+    let found = match host_key(ctx, dir, slot, proto, off, config.host_ipv6_prefix) {
+        Some(key) => host_entry(&key),
+        None => None,
+    };
+    let Some((state, new)) = found else {
+        let v = gateway_common::police(rates, uplink, now, len, false, &mut buckets);
+        return (v, HostUse::Hostless);
+    };
+    let hosts = active_hosts(slot, state, now);
+    buckets.host = state;
+    let v = gateway_common::police_host(rates, uplink, now, len, hosts, &mut buckets);
+    (v, HostUse::Host { state, new })
+}
+
+/// The host a frame belongs to: the inner IP address after the tags, the source going up
+/// and the destination going down; IPv6 by the site's prefix. None for a frame with no
+/// whole IP header.
+#[inline(always)]
+fn host_key(
+    ctx: &XdpContext,
+    dir: Direction,
+    slot: u32,
+    proto: u16,
+    off: usize,
+    ipv6_prefix: u32,
+) -> Option<HostKey> {
+    let mut key = HostKey {
+        slot,
+        family: 0,
+        addr: [0; 16],
+    };
+    match proto {
+        ETH_P_IP => {
+            // The whole fixed header, as a host would need to send it.
+            read::<[u8; 20]>(ctx, off)?;
+            let at = match dir {
+                Direction::Upload => off + 12,
+                Direction::Download => off + 16,
+            };
+            let a = read::<[u8; 4]>(ctx, at)?;
+            key.family = 4;
+            key.addr[0] = a[0];
+            key.addr[1] = a[1];
+            key.addr[2] = a[2];
+            key.addr[3] = a[3];
+        }
+        ETH_P_IPV6 => {
+            read::<[u8; 40]>(ctx, off)?;
+            let at = match dir {
+                Direction::Upload => off + 8,
+                Direction::Download => off + 24,
+            };
+            key.family = 6;
+            key.addr = mask_v6(read::<[u8; 16]>(ctx, at)?, ipv6_prefix);
+        }
+        _ => return None,
+    }
+    Some(key)
+}
+
+/// The host's entry in the host table, entered if new (`true`). None if the table has no
+/// room for it.
+#[inline(always)]
+fn host_entry(key: &HostKey) -> Option<(*mut HostState, bool)> {
+    if let Some(state) = OPD_HOSTS.get_ptr_mut(key) {
+        return Some((state, false));
+    }
+    // Another CPU may enter it first: then its entry is the one used.
+    let new = OPD_HOSTS
+        .insert(key, HostState::default(), BPF_NOEXIST as u64)
+        .is_ok();
+    OPD_HOSTS.get_ptr_mut(key).map(|state| (state, new))
+}
+
+/// The active hosts of the agency's slot, counting this frame's host if it is the first
+/// of its window.
+#[inline(always)]
+fn active_hosts(slot: u32, host: *mut HostState, now: u64) -> u32 {
+    let Some(counts) = OPD_HOST_COUNTS.get_ptr_mut(slot) else {
+        return 1;
+    };
+    let window = host_window(now);
+    // SAFETY: live map values shared by every CPU; read with one instruction each and
+    // written by compare-and-swap (see `Atomic`).
+    unsafe {
+        let seen_at = &raw mut (*host).window;
+        let seen = core::ptr::read_volatile(seen_at);
+        if seen != window {
+            let (_, first) = atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(seen_at, seen, window);
+            if first {
+                let current = &raw mut (*counts).current;
+                let mut tries = 0;
+                while tries < TRIES {
+                    tries += 1;
+                    let was = core::ptr::read_volatile(current);
+                    let same = was >> 32 == window & 0xFFFF_FFFF;
+                    let next = if same {
+                        was + 1
+                    } else {
+                        HostCount::pack(window, 1)
+                    };
+                    let (_, swapped) =
+                        atomic_cxchg::<u64, { Relaxed }, { Relaxed }>(current, was, next);
+                    if swapped {
+                        if !same {
+                            core::ptr::write_volatile(&raw mut (*counts).previous, was);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        let c = HostCount {
+            current: core::ptr::read_volatile(&raw const (*counts).current),
+            previous: core::ptr::read_volatile(&raw const (*counts).previous),
+        };
+        c.active(window)
+    }
 }
 
 /// Bucket state in map values, shared by every CPU.
 struct Atomic {
     agency: *mut Bucket,
     uplink: *mut u64,
+    /// The frame's host; null when it has none.
+    host: *mut HostState,
 }
 
 impl Atomic {
     #[inline(always)]
     fn tat(&self, which: Which) -> *mut u64 {
-        // SAFETY: fields of live map values (see `police`).
+        // SAFETY: fields of live map values (see `police`); the host's buckets are used
+        // only when the frame has a host.
         unsafe {
             match which {
                 Which::Guaranteed => &raw mut (*self.agency).guaranteed_tat_ns,
                 Which::Borrow => &raw mut (*self.agency).borrow_tat_ns,
                 Which::Excess => &raw mut (*self.agency).excess_tat_ns,
                 Which::Uplink => self.uplink,
+                Which::HostShare => &raw mut (*self.host).share_tat_ns,
+                Which::HostCeiling => &raw mut (*self.host).ceiling_tat_ns,
             }
         }
     }
 }
+
+/// Rounds of compare-and-swap on one bucket before a frame is charged without the check:
+/// one to forgive a debt, two to lose a race with another CPU. Every round multiplies the
+/// paths the verifier walks.
+const TRIES: u32 = 3;
 
 // SAFETY (for every access below): the pointers come from map lookups of this program, live
 // as long as it runs and are 8-byte aligned. An aligned 64-bit load is one BPF instruction,
@@ -383,7 +599,7 @@ impl Buckets for Atomic {
         unsafe {
             let mut seen = core::ptr::read_volatile(tat);
             let mut tries = 0;
-            while tries < 8 {
+            while tries < TRIES {
                 tries += 1;
                 let (next, verdict) = match limit.judge(seen, now, len) {
                     Gcra::Refuse => return None,
@@ -399,8 +615,7 @@ impl Buckets for Atomic {
                     return verdict;
                 }
             }
-            // Still contended after 8 rounds: charge the frame without the check rather
-            // than spin.
+            // Still contended: charge the frame without the check rather than spin.
             atomic_xadd::<u64, u64, { Relaxed }>(tat, limit.cost_ns(len));
         }
         Some(true)
@@ -413,7 +628,7 @@ impl Buckets for Atomic {
         unsafe {
             let mut seen = core::ptr::read_volatile(tat);
             let mut tries = 0;
-            while tries < 8 {
+            while tries < TRIES {
                 tries += 1;
                 let next = limit.charge(seen, now, len);
                 let (current, swapped) =

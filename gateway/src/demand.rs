@@ -27,6 +27,9 @@ pub struct Flow {
     /// Guarantee and ceiling in force at the last tick, bits/s.
     pub guaranteed: u64,
     pub ceiling: u64,
+    /// Its hosts active at the last tick (hosts that sent a frame within the last ~0.3 s),
+    /// when it shares by host; 0 otherwise.
+    pub hosts: u32,
 }
 
 impl Flow {

@@ -702,6 +702,7 @@ fn beyond_its_share_an_agency_takes_excess_only_while_the_uplink_is_half_free() 
         guaranteed: bucket(1_000_000, 15_180),
         borrow: bucket(1_000_000, 15_180),
         excess: bucket(80_000_000, 1_000_000),
+        ..Default::default()
     };
     applied
         .set_rates(&mut dp, 0, Direction::Download, rates, expires)

@@ -35,7 +35,7 @@ pub enum ControlError {
     #[error("no free agency slot: the data plane holds at most {MAX_AGENCIES} agencies")]
     NoSlot,
     #[error(
-        "changing {} moves the programs to other ports or modes: restart the service to apply it",
+        "changing {} cannot be applied by a reload (it decides how the programs are loaded or where they are attached): restart the service to apply it",
         .keys.join(", ")
     )]
     NeedsRestart { keys: Vec<&'static str> },
@@ -222,15 +222,24 @@ impl Controller {
                 limits.push(l);
             }
             let division = allocator::divide(site.usable(dir), &shares, &demand);
-            for (i, (t, l)) in self.tracked.iter_mut().zip(&limits).enumerate() {
+            let agencies = self.policy.agencies.iter();
+            for (i, ((t, l), a)) in self
+                .tracked
+                .iter_mut()
+                .zip(&limits)
+                .zip(agencies)
+                .enumerate()
+            {
                 // Its guarantee holds at once, whatever it wanted; beyond its share it may
                 // borrow what nobody wants, first come first served: the uplink's bucket in
                 // the data plane keeps the sum within the capacity.
                 let limit = division.limit(i, &shares[i]);
-                let rates = plan::rates(l, l.guaranteed, limit);
-                self.applied.set_rates(plane, t.slot, dir, rates, expires)?;
                 let f = &mut t.flows[dir];
+                let shared = plan::host_shared(l, limit, f.passed_rate);
+                let rates = plan::rates(l, a.hosts, l.guaranteed, limit, shared);
+                self.applied.set_rates(plane, t.slot, dir, rates, expires)?;
                 (f.allocated, f.limit) = (division.rates[i], limit);
+                f.hosts = plane.active_hosts(t.slot, dir, now_ns)?;
             }
         }
         if measure {
@@ -257,6 +266,9 @@ fn needs_restart(running: &Site, new: &Site) -> Result<(), ControlError> {
     }
     if running.xdp_mode != new.xdp_mode {
         keys.push("`xdp_mode`");
+    }
+    if running.host_table != new.host_table {
+        keys.push("`host_table`");
     }
     if keys.is_empty() {
         Ok(())

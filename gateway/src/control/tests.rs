@@ -41,6 +41,10 @@ impl Plane for SimPlane {
         self.writes.push(write.clone());
         Ok(())
     }
+
+    fn active_hosts(&self, _: u32, _: Direction, _: u64) -> Result<u32, DataplaneError> {
+        Ok(0)
+    }
 }
 
 impl SimPlane {
@@ -61,8 +65,10 @@ impl SimPlane {
         let mut buckets = Plain {
             agency: self.buckets.entry((slot, dir)).or_default(),
             uplink: self.uplink_tat.entry(dir).or_default(),
+            host: None,
         };
-        let verdict = gateway_common::police(&rates, &uplink, t, frame, &mut buckets);
+        // Frames of no host: policed by the agency's buckets alone.
+        let verdict = gateway_common::police(&rates, &uplink, t, frame, false, &mut buckets);
         let c = self.counters.entry((slot, dir)).or_default();
         match verdict {
             Verdict::Pass {
@@ -212,12 +218,18 @@ fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
     // WiFi has no guarantee: it keeps the floor every agency keeps (256 kbps here).
     let wifi = crate::plan::with_floor(c.policy().agencies[2].limits[UP], 256_000);
     let flow = c.tracked()[2].flows[UP];
-    assert_eq!(dynamic, crate::plan::rates(&wifi, 256_000, flow.limit));
+    let hosts = c.policy().agencies[2].hosts;
+    let shared = crate::plan::host_shared(&wifi, flow.limit, flow.passed_rate);
+    assert_eq!(
+        dynamic,
+        crate::plan::rates(&wifi, hosts, 256_000, flow.limit, shared)
+    );
+    let wifi_fixed = fixed[2][UP];
     assert_eq!(
         fallback,
         Rates {
             excess: Limit::default(),
-            ..crate::plan::rates(&wifi, 256_000, fixed[2][UP])
+            ..crate::plan::rates(&wifi, hosts, 256_000, wifi_fixed, wifi_fixed)
         }
     );
     assert_ne!(dynamic, fallback);

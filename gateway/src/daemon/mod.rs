@@ -136,7 +136,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
     })?;
     log_diagnostics(&policy.warnings);
     // Load and verify before touching any interface.
-    let (mut dp, pins) = Dataplane::load_pinned(&opts.pin_dir)?;
+    let (mut dp, pins) = Dataplane::load_pinned(&opts.pin_dir, policy.site.host_table)?;
     let pin_dir = opts.pin_dir.display();
     let contents = match pins {
         Pins::Fresh => {

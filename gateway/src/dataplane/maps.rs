@@ -6,8 +6,8 @@ use aya::{
     maps::{Array, DevMap, HashMap, MapData, MapError, PerCpuArray, PerCpuValues},
 };
 use gateway_common::{
-    AgencyRef, Bucket, Config, Counters, Direction, LimitEntry, MAX_AGENCIES, PORT_TO_LAN,
-    PORT_TO_WAN, SlotId, VLAN_SLOTS, map,
+    AgencyRef, Bucket, Config, Counters, Direction, HostCount, HostKey, HostState, LimitEntry,
+    MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, SlotId, VLAN_SLOTS, host_window, map,
 };
 
 use super::{
@@ -25,6 +25,8 @@ pub(super) struct Maps {
     config: Array<MapData, Config>,
     ports: DevMap<MapData>,
     slot_ids: Array<MapData, SlotId>,
+    hosts: HashMap<MapData, HostKey, HostState>,
+    host_counts: Array<MapData, HostCount>,
     cpus: usize,
 }
 
@@ -66,16 +68,32 @@ impl Maps {
             config: take(ebpf, map::CONFIG)?,
             ports: take(ebpf, map::PORTS)?,
             slot_ids: take(ebpf, map::SLOT_IDS)?,
+            hosts: take(ebpf, map::HOSTS)?,
+            host_counts: take(ebpf, map::HOST_COUNTS)?,
             cpus: aya::util::nr_cpus().map_err(|(_, e)| DataplaneError::Cpus(e))?,
         })
     }
 
-    /// Carries out one write. Each is one atomic map update (a slot reset is four).
+    /// Hosts of the slot's agency active at `now_ns` (CLOCK_MONOTONIC) in a direction.
+    pub(super) fn active_hosts(&self, slot: u32, dir: Direction, now_ns: u64) -> Result<u32> {
+        let c = self
+            .host_counts
+            .get(&index(slot, dir), 0)
+            .map_err(read_error(map::HOST_COUNTS))?;
+        Ok(c.active(host_window(now_ns)))
+    }
+
+    /// Carries out one write. Each is one atomic map update (a slot reset is six, and one
+    /// removal per host of the slot's former agency).
     pub(super) fn write(&mut self, write: &MapWrite) -> Result<()> {
         match write {
             MapWrite::ResetSlot { slot } => {
+                super::hosts::HostReader::clear(&mut self.hosts, *slot)?;
                 for dir in Direction::ALL {
                     let i = index(*slot, dir);
+                    self.host_counts
+                        .set(i, HostCount::default(), 0)
+                        .map_err(write_error(map::HOST_COUNTS))?;
                     self.buckets
                         .set(i, Bucket::default(), 0)
                         .map_err(write_error(map::BUCKETS))?;

@@ -12,6 +12,7 @@
 mod attach;
 pub mod contents;
 mod counters;
+mod hosts;
 mod maps;
 pub mod nic;
 mod pins;
@@ -28,6 +29,7 @@ use gateway_common::map;
 pub use attach::{AttachMode, Ports};
 pub use contents::{Contents, MapWrite};
 pub use counters::CounterReader;
+pub use hosts::{HostEntry, HostReader};
 pub use pins::{Pins, remove_pins};
 
 /// The XDP programs, built by `cargo xtask build` and embedded in this binary.
@@ -125,6 +127,7 @@ pub struct Dataplane {
     ebpf: Ebpf,
     maps: maps::Maps,
     counters: CounterReader,
+    hosts: HostReader,
     links: attach::Links,
 }
 
@@ -142,15 +145,18 @@ impl Dataplane {
         Self::from_ebpf(ebpf, None)
     }
 
-    /// Loads the embedded programs with their maps pinned under `dir` (created if absent):
-    /// maps found there from this build are adopted with their contents (counters, buckets,
-    /// the agencies' slots, the rates in force); maps of another layout are replaced.
-    pub fn load_pinned(dir: &Path) -> Result<(Self, Pins)> {
+    /// Loads the embedded programs with their maps pinned under `dir` (created if absent)
+    /// and a host table of `host_table` entries: maps found there from this build are
+    /// adopted with their contents (counters, buckets, the agencies' slots, the rates in
+    /// force); maps of another layout are replaced, and a host table of another size alone
+    /// (its hosts start afresh).
+    pub fn load_pinned(dir: &Path, host_table: u32) -> Result<(Self, Pins)> {
         if PROGRAMS.is_empty() {
             return Err(DataplaneError::NotBuilt);
         }
-        let found = pins::prepare(dir)?;
+        let found = pins::prepare(dir, host_table)?;
         let mut loader = EbpfLoader::new();
+        loader.map_max_entries(map::HOSTS, host_table);
         for name in map::ALL {
             loader.map_pin_path(name, dir.join(name));
         }
@@ -182,9 +188,11 @@ impl Dataplane {
                 })?;
         }
         let counters = CounterReader::open(&ebpf)?;
+        let hosts = HostReader::open(&ebpf)?;
         Ok(Dataplane {
             maps: maps::Maps::take(&mut ebpf)?,
             counters,
+            hosts,
             ebpf,
             links: attach::Links::new(pin_dir),
         })
@@ -209,6 +217,21 @@ impl Dataplane {
     /// The counters of every agency and reason.
     pub fn counters(&self) -> &CounterReader {
         &self.counters
+    }
+
+    /// The host table, for listing an agency's hosts.
+    pub fn hosts(&self) -> &HostReader {
+        &self.hosts
+    }
+
+    /// Hosts of the slot's agency active at `now_ns` (CLOCK_MONOTONIC) in a direction.
+    pub fn active_hosts(
+        &self,
+        slot: u32,
+        dir: gateway_common::Direction,
+        now_ns: u64,
+    ) -> Result<u32> {
+        self.maps.active_hosts(slot, dir, now_ns)
     }
 }
 

@@ -34,9 +34,9 @@ fn pin_dir_error(dir: &Path) -> impl Fn(std::io::Error) -> DataplaneError + '_ {
 
 /// Makes `dir` ready for this build's maps: created if absent, emptied of maps of another
 /// layout. Says what it found.
-pub(super) fn prepare(dir: &Path) -> Result<Found> {
+pub(super) fn prepare(dir: &Path, host_table: u32) -> Result<Found> {
     std::fs::create_dir_all(dir).map_err(pin_dir_error(dir))?;
-    let found = check(dir)?;
+    let found = check(dir, host_table)?;
     if let Found::Incompatible(_) = found {
         remove_pins(dir, false)?;
         std::fs::create_dir_all(dir).map_err(pin_dir_error(dir))?;
@@ -45,8 +45,9 @@ pub(super) fn prepare(dir: &Path) -> Result<Found> {
 }
 
 /// Compares pinned maps with this build's map definitions (type, key and value size,
-/// entries).
-fn check(dir: &Path) -> Result<Found> {
+/// entries; the host table's entries as the policy sizes it). A host table of another size
+/// is removed, to be created anew: its hosts start afresh, and everything else is kept.
+fn check(dir: &Path, host_table: u32) -> Result<Found> {
     let obj = aya_obj::Object::parse(PROGRAMS).map_err(|e| DataplaneError::Pin {
         what: "the programs' map definitions".into(),
         dir: dir.to_path_buf(),
@@ -71,12 +72,23 @@ fn check(dir: &Path) -> Result<Found> {
             info.value_size(),
             info.max_entries(),
         );
-        let want = (
-            want.map_type(),
-            want.key_size(),
-            want.value_size(),
-            want.max_entries(),
-        );
+        let entries = if name == map::HOSTS {
+            host_table
+        } else {
+            want.max_entries()
+        };
+        let want = (want.map_type(), want.key_size(), want.value_size(), entries);
+        if name == map::HOSTS && have.0 == want.0 && have.1 == want.1 && have.2 == want.2 {
+            if have.3 != want.3 {
+                std::fs::remove_file(&path).map_err(pin_dir_error(&path))?;
+                tracing::info!(
+                    from = have.3,
+                    to = want.3,
+                    "the host table is resized: its hosts start afresh"
+                );
+            }
+            continue;
+        }
         // Per-CPU and other special maps report their entries as created; compare all.
         if have != want {
             return Ok(Found::Incompatible(format!(

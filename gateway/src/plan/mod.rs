@@ -12,7 +12,7 @@ use gateway_common::{
 use crate::{
     allocator::{self, Share},
     dataplane::{Contents, Dataplane, DataplaneError, MapWrite},
-    policy::{Agency, Fallback, Forwarding, Limits, Policy, Site, Unclassified, defaults},
+    policy::{Agency, Fallback, Forwarding, Hosts, Limits, Policy, Site, Unclassified, defaults},
 };
 
 /// What the control loop needs from a data plane.
@@ -21,11 +21,17 @@ pub trait Plane {
     fn counters(&self, slot: u32, dir: Direction) -> Result<Counters, DataplaneError>;
     /// Carries out one write.
     fn write(&mut self, write: &MapWrite) -> Result<(), DataplaneError>;
+    /// Hosts of a slot's agency active at `now_ns` (CLOCK_MONOTONIC) in a direction.
+    fn active_hosts(&self, slot: u32, dir: Direction, now_ns: u64) -> Result<u32, DataplaneError>;
 }
 
 impl Plane for Dataplane {
     fn counters(&self, slot: u32, dir: Direction) -> Result<Counters, DataplaneError> {
         Dataplane::counters(self).agency(slot, dir)
+    }
+
+    fn active_hosts(&self, slot: u32, dir: Direction, now_ns: u64) -> Result<u32, DataplaneError> {
+        Dataplane::active_hosts(self, slot, dir, now_ns)
     }
 
     fn write(&mut self, write: &MapWrite) -> Result<(), DataplaneError> {
@@ -86,7 +92,7 @@ impl Plan {
                     Forwarding::Redirect => forward::REDIRECT,
                     Forwarding::Bridge => forward::STACK,
                 },
-                _pad: 0,
+                host_ipv6_prefix: policy.site.host_ipv6_prefix as u32,
                 uplink: [
                     uplink_limit(&policy.site, Direction::Upload),
                     uplink_limit(&policy.site, Direction::Download),
@@ -324,14 +330,16 @@ pub fn fallback_limits(policy: &Policy) -> Vec<PerDirection<Rates>> {
     let base = PerDirection::from_fn(|d| base_limits(policy, d));
     fallback_rates(policy)
         .into_iter()
+        .zip(&policy.agencies)
         .enumerate()
-        .map(|(i, r)| {
+        .map(|(i, (r, a))| {
             PerDirection::from_fn(|d| {
                 let l = &base[d][i];
-                // Static: nothing beyond the division, however idle the uplink.
+                // Static: nothing beyond the division, however idle the uplink; its hosts
+                // share what it may pass.
                 Rates {
                     excess: Limit::default(),
-                    ..rates(l, l.guaranteed, r[d])
+                    ..rates(l, a.hosts, l.guaranteed, r[d], r[d])
                 }
             })
         })
@@ -341,8 +349,10 @@ pub fn fallback_limits(policy: &Policy) -> Vec<PerDirection<Rates>> {
 /// The data plane's form of what an agency may pass in a direction: `guaranteed` on its
 /// guarantee bucket (never more than `limit`), up to `limit` in all as its share, and up to
 /// its ceiling beyond that while the uplink has plenty of room (bits/s). Each bucket is as
-/// deep as the agency's `burst` at its rate.
-pub fn rates(limits: &Limits, guaranteed: u64, limit: u64) -> Rates {
+/// deep as the agency's `burst` at its rate. With `hosts = "fair"` its active hosts share
+/// `shared` bits/s equally (see [`gateway_common::police_host`]); any host ceiling holds
+/// either way.
+pub fn rates(limits: &Limits, hosts: Hosts, guaranteed: u64, limit: u64, shared: u64) -> Rates {
     let guaranteed = guaranteed.min(limit);
     let bucket = |bps: u64| {
         if bps == 0 {
@@ -355,7 +365,19 @@ pub fn rates(limits: &Limits, guaranteed: u64, limit: u64) -> Rates {
         guaranteed: bucket(guaranteed),
         borrow: bucket(limit - guaranteed),
         excess: bucket(limits.ceiling.saturating_sub(limit.max(guaranteed))),
+        host_share: match hosts {
+            Hosts::Fair => bucket(shared.max(1)),
+            Hosts::Shared => Limit::default(),
+        },
+        host_ceiling: bucket(limits.host_ceiling.unwrap_or(0)),
     }
+}
+
+/// What an agency's hosts share in a direction this tick, bits/s: what it may pass, or
+/// what it passed if more (it borrowed what the uplink left idle), never beyond its
+/// ceiling.
+pub fn host_shared(limits: &Limits, limit: u64, passed: u64) -> u64 {
+    limit.max(passed).min(limits.ceiling)
 }
 
 /// What all agencies together may pass in a direction: the usable capacity, as deep as

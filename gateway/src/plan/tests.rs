@@ -141,6 +141,9 @@ fn a_rate_keeps_the_fixed_limit_and_an_unknown_slot_is_left_alone() {
             self.0.push(write.clone());
             Ok(())
         }
+        fn active_hosts(&self, _: u32, _: Direction, _: u64) -> Result<u32, DataplaneError> {
+            Ok(0)
+        }
     }
     let p = policy(&three_text(""));
     let mut plane = Recorder(Vec::new());
