@@ -107,6 +107,26 @@ impl Frame {
         f
     }
 
+    /// The same IP frame from `src` to `dst` (both IPv4 or both IPv6, as the frame is).
+    /// The IPv4 header checksum is left as it was: the gateway does not check it.
+    pub fn addrs(mut self, src: std::net::IpAddr, dst: std::net::IpAddr) -> Frame {
+        use std::net::IpAddr::{V4, V6};
+        match (src, dst) {
+            (V4(s), V4(d)) => {
+                assert_eq!(self.ethertype, IPV4, "IPv4 addresses for an IPv4 frame");
+                self.payload[12..16].copy_from_slice(&s.octets());
+                self.payload[16..20].copy_from_slice(&d.octets());
+            }
+            (V6(s), V6(d)) => {
+                assert_eq!(self.ethertype, IPV6, "IPv6 addresses for an IPv6 frame");
+                self.payload[8..24].copy_from_slice(&s.octets());
+                self.payload[24..40].copy_from_slice(&d.octets());
+            }
+            _ => panic!("source and destination of one family"),
+        }
+        self
+    }
+
     /// Adds a tag inside the existing ones.
     pub fn tag(mut self, tpid: u16, vid: u16) -> Frame {
         self.tags.push((tpid, vid));

@@ -135,13 +135,21 @@ impl Dataplane {
     /// Loads programs from an object file (tests and tools built apart from the daemon),
     /// with maps of their own, not pinned.
     pub fn load_file(path: &Path) -> Result<Self> {
+        Self::load_file_sized(path, crate::policy::defaults::HOST_TABLE)
+    }
+
+    /// As [`Dataplane::load_file`], with a host table of `host_table` entries.
+    pub fn load_file_sized(path: &Path, host_table: u32) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| {
             DataplaneError::Object(Box::new(EbpfError::FileError {
                 path: path.to_path_buf(),
                 error: e,
             }))
         })?;
-        let ebpf = Ebpf::load(&bytes).map_err(|e| DataplaneError::Object(Box::new(e)))?;
+        let ebpf = EbpfLoader::new()
+            .map_max_entries(map::HOSTS, host_table)
+            .load(&bytes)
+            .map_err(|e| DataplaneError::Object(Box::new(e)))?;
         Self::from_ebpf(ebpf, None)
     }
 
