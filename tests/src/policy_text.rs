@@ -123,6 +123,11 @@ impl PolicyText {
         self.set("xdp_mode", quoted(mode))
     }
 
+    /// The agencies' default: `"fair"` or `"shared"`.
+    pub fn hosts(self, hosts: &str) -> PolicyText {
+        self.set("hosts", quoted(hosts))
+    }
+
     /// `"pass"`, `"drop"` or an agency id.
     pub fn unclassified(self, unclassified: &str) -> PolicyText {
         self.set("unclassified", quoted(unclassified))
@@ -199,6 +204,11 @@ impl AgencyText {
         self.set("download", limit.to_string())
     }
 
+    /// `"fair"` (each active host its share) or `"shared"` (one bucket for the agency).
+    pub fn hosts(self, hosts: &str) -> AgencyText {
+        self.set("hosts", quoted(hosts))
+    }
+
     /// The same limit both ways.
     pub fn both(self, limit: Limit) -> AgencyText {
         self.upload(limit.clone()).download(limit)
@@ -236,6 +246,12 @@ impl Limit {
     /// The bucket depth, as time at the rate in force.
     pub fn burst(mut self, burst: &str) -> Limit {
         self.0.set("burst", quoted(burst));
+        self
+    }
+
+    /// The most one host of the agency may pass in this direction.
+    pub fn host_ceiling(mut self, ceiling: &str) -> Limit {
+        self.0.set("host_ceiling", quoted(ceiling));
         self
     }
 }

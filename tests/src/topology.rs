@@ -224,6 +224,40 @@ impl Drop for SimNetwork {
     }
 }
 
+impl VlanHosts {
+    /// `n` more addresses on the agency-side host, 198.18.<k>.10 onwards: separate hosts of
+    /// the agency as the gateway tells hosts apart (by address), on one namespace.
+    pub fn add_agency_addresses(&self, n: u8) -> Vec<std::net::Ipv4Addr> {
+        add_addresses(&self.agency_side, self.agency_ip, 10, n)
+    }
+
+    /// `n` more addresses on the upstream-side host, 198.18.<k>.130 onwards.
+    pub fn add_upstream_addresses(&self, n: u8) -> Vec<std::net::Ipv4Addr> {
+        add_addresses(&self.upstream_side, self.upstream_ip, 130, n)
+    }
+}
+
+/// Adds `n` addresses in `ip`'s /24 from `.first` to the host's `nic`.
+fn add_addresses(
+    host: &Netns,
+    ip: std::net::Ipv4Addr,
+    first: u8,
+    n: u8,
+) -> Vec<std::net::Ipv4Addr> {
+    assert!(
+        first as u16 + n as u16 <= 255,
+        "{n} addresses from .{first} do not fit a /24"
+    );
+    let [a, b, c, _] = ip.octets();
+    (0..n)
+        .map(|i| {
+            let extra = std::net::Ipv4Addr::new(a, b, c, first + i);
+            host.ip(&["addr", "add", &format!("{extra}/24"), "dev", "nic"]);
+            extra
+        })
+        .collect()
+}
+
 /// Loads and attaches the tag push (egress) and pop (ingress) programs on `nic`.
 fn attach_tagging(obj: &[u8], vid: u16) -> Ebpf {
     let mut ebpf = EbpfLoader::new()
