@@ -264,3 +264,96 @@ pub(crate) fn set_int_option(
         Ok(())
     }
 }
+
+/// What [`blast`] sent: frames the socket took, and sends it refused (its buffer full).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Blasted {
+    pub sent: u64,
+    pub refused: u64,
+}
+
+/// Sends `frames` in turn, round after round, out of `ifname` inside `ns` for `duration`,
+/// as fast as the host can, through an AF_PACKET socket that bypasses the qdisc: raw frames
+/// that carry their own tags and addresses, e.g. of many hosts no namespace has.
+pub fn blast(
+    ns: &Netns,
+    ifname: &str,
+    frames: Vec<Vec<u8>>,
+    duration: Duration,
+) -> JoinHandle<Blasted> {
+    assert!(!frames.is_empty(), "nothing to send");
+    let ifname = ifname.to_string();
+    ns.spawn(move || {
+        let fd = raw_sender(&ifname).unwrap_or_else(|e| panic!("AF_PACKET on {ifname}: {e}"));
+        // Batches of up to 64 frames per system call.
+        const BATCH: usize = 64;
+        let mut iovs: Vec<libc::iovec> = frames
+            .iter()
+            .map(|f| libc::iovec {
+                iov_base: f.as_ptr() as *mut _,
+                iov_len: f.len(),
+            })
+            .collect();
+        let mut report = Blasted::default();
+        let (start, mut next) = (Instant::now(), 0usize);
+        while start.elapsed() < duration {
+            // SAFETY: zeroed headers are valid; each points at one iovec of `iovs`, which
+            // outlives the call.
+            let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+            for m in msgs.iter_mut() {
+                m.msg_hdr.msg_iov = &mut iovs[next];
+                m.msg_hdr.msg_iovlen = 1;
+                next = (next + 1) % frames.len();
+            }
+            // SAFETY: a socket we own and `BATCH` valid message headers.
+            let n = unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs.as_mut_ptr(), BATCH as _, 0) };
+            if n < 0 {
+                report.refused += BATCH as u64;
+                std::thread::yield_now();
+            } else {
+                report.sent += n as u64;
+                report.refused += (BATCH - n as usize) as u64;
+            }
+        }
+        report
+    })
+}
+
+/// A packet socket bound to `ifname` for sending only, past the qdisc.
+fn raw_sender(ifname: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket creation; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor we own.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let name = std::ffi::CString::new(ifname).expect("interface name");
+    // SAFETY: a NUL-terminated name.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) } as i32;
+    if ifindex == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no interface {ifname}"),
+        ));
+    }
+    set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, 1)?;
+    set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 4 << 20)?;
+    // SAFETY: a zeroed sockaddr_ll is valid; family and interface set below.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_ifindex = ifindex;
+    // SAFETY: a valid address of the size given, on a socket we own.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
+}
