@@ -24,6 +24,11 @@ pub const NS_PER_BYTE_SHIFT: u32 = 20;
 /// download on the `wan` port's ingress.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Direction {
     Upload = 0,
     Download = 1,

@@ -32,7 +32,8 @@ use tokio::{
 };
 
 use crate::{
-    metrics::Exporter,
+    dataplane::HostReader,
+    metrics::{Exporter, HostsStatus},
     policy::Lang,
     web::{Range, Web, WebError},
 };
@@ -51,17 +52,28 @@ pub struct App {
     pub web: Arc<Web>,
     /// One report at a time: a year of 45 agencies is seconds of CPU and hundreds of MB.
     pub reports: Arc<Semaphore>,
+    /// The data plane's host table, for an agency's busiest hosts.
+    pub hosts: Arc<HostReader>,
+    /// One listing of hosts at a time: each walks the whole table twice.
+    pub host_listings: Arc<Semaphore>,
 }
 
 impl App {
-    pub fn new(exporter: Arc<Exporter>, web: Arc<Web>) -> App {
+    pub fn new(exporter: Arc<Exporter>, web: Arc<Web>, hosts: HostReader) -> App {
         App {
             exporter,
             web,
             reports: Arc::new(Semaphore::new(1)),
+            hosts: Arc::new(hosts),
+            host_listings: Arc::new(Semaphore::new(1)),
         }
     }
 }
+
+/// How long `/status?agency=` measures each host's rate over.
+pub const HOST_RATE_INTERVAL: Duration = Duration::from_millis(500);
+/// Hosts `/status?agency=` lists unless asked for another number.
+pub const HOSTS_LISTED: usize = 20;
 
 /// The endpoints.
 pub fn router(app: App) -> Router {
@@ -140,8 +152,72 @@ async fn metrics(State(app): State<App>) -> Response {
     }
 }
 
-async fn status(State(app): State<App>) -> Json<crate::metrics::Status> {
-    Json(app.exporter.status())
+#[derive(serde::Deserialize)]
+struct StatusQuery {
+    /// List this agency's busiest hosts instead.
+    agency: Option<String>,
+    /// How many hosts to list.
+    top: Option<usize>,
+}
+
+async fn status(State(app): State<App>, Query(q): Query<StatusQuery>) -> Response {
+    let Some(agency) = q.agency else {
+        return Json(app.exporter.status()).into_response();
+    };
+    let Some((slot, sharing, active)) = app.exporter.agency(&agency) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "the policy in force has no agency `{agency}`; `opd-gateway status` lists them by id\n"
+            ),
+        )
+            .into_response();
+    };
+    let Ok(_permit) = app.host_listings.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "another listing of hosts is being made; try again in a second\n",
+        )
+            .into_response();
+    };
+    let top = q.top.unwrap_or(HOSTS_LISTED).clamp(1, 10_000);
+    let reader = app.hosts.clone();
+    let listing = tokio::task::spawn_blocking(move || {
+        // Each reading is a walk of the table: the interval runs from the middle of one
+        // to the middle of the other.
+        let t0 = std::time::Instant::now();
+        let before = reader.agency(slot)?;
+        let t1 = t0.elapsed();
+        std::thread::sleep(HOST_RATE_INTERVAL);
+        let t2 = t0.elapsed();
+        let after = reader.agency(slot)?;
+        let t3 = t0.elapsed();
+        let elapsed = (t2 + t3) / 2 - t1 / 2;
+        Ok::<_, crate::dataplane::DataplaneError>(HostsStatus::new(
+            &agency,
+            sharing.as_str(),
+            active,
+            &before,
+            &after,
+            elapsed,
+            top,
+        ))
+    })
+    .await;
+    match listing {
+        Ok(Ok(hosts)) => Json(hosts).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the host table: {}\n", crate::error_chain(&e)),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the listing of hosts failed: {e}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// True if the request's Host names the loopback interface (with any port), or names none.

@@ -89,6 +89,13 @@ enum Command {
         /// Refresh like `top` every interval (e.g. "2s") until Ctrl-C.
         #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2s", value_parser = parse_interval)]
         watch: Option<Duration>,
+        /// List one agency's busiest hosts (by address, rates over half a second) instead:
+        /// who is using the agency's rate.
+        #[arg(long, value_name = "AGENCY")]
+        hosts: Option<String>,
+        /// How many hosts --hosts lists.
+        #[arg(long, value_name = "N", default_value_t = 20, requires = "hosts")]
+        top: usize,
     },
     /// Print a shell completion script (e.g. `opd-gateway completions bash >
     /// /usr/share/bash-completion/completions/opd-gateway`).
@@ -136,7 +143,9 @@ fn main() -> ExitCode {
             endpoint,
             json,
             watch,
-        } => show_status(&endpoint, json, watch),
+            hosts,
+            top,
+        } => show_status(&endpoint, json, watch, hosts.as_deref().map(|a| (a, top))),
         Command::Run {
             policy,
             interval,
@@ -177,18 +186,36 @@ fn main() -> ExitCode {
 }
 
 /// Prints the status once, as JSON, or refreshed every `watch` like `top` until killed.
-fn show_status(endpoint: &str, json: bool, watch: Option<Duration>) -> Result<()> {
+/// With `hosts`, an agency's busiest hosts (at most that many) instead.
+fn show_status(
+    endpoint: &str,
+    json: bool,
+    watch: Option<Duration>,
+    hosts: Option<(&str, usize)>,
+) -> Result<()> {
     loop {
-        let (raw, s) = status::fetch(endpoint)?;
-        if json {
-            println!("{raw}");
-            return Ok(());
-        }
         let mut out = std::io::stdout().lock();
-        if watch.is_some() {
-            write!(out, "\x1b[H\x1b[2J")?; // home, clear: a refreshing screen like top
+        if let Some((agency, top)) = hosts {
+            let (raw, h) = status::fetch_hosts(endpoint, agency, top)?;
+            if json {
+                println!("{raw}");
+                return Ok(());
+            }
+            if watch.is_some() {
+                write!(out, "\x1b[H\x1b[2J")?;
+            }
+            status::write_hosts(&mut out, &h)?;
+        } else {
+            let (raw, s) = status::fetch(endpoint)?;
+            if json {
+                println!("{raw}");
+                return Ok(());
+            }
+            if watch.is_some() {
+                write!(out, "\x1b[H\x1b[2J")?; // home, clear: a refreshing screen like top
+            }
+            status::write_table(&mut out, &s)?;
         }
-        status::write_table(&mut out, &s)?;
         out.flush()?;
         match watch {
             Some(every) => std::thread::sleep(every),

@@ -55,6 +55,11 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
         "opd_gateway_uplink_utilisation_ratio",
         "opd_gateway_uplink_carried_bytes_per_second",
         "opd_gateway_uplink_carried_ratio",
+        "opd_gateway_agency_active_hosts",
+        "opd_gateway_agency_policed_packets_total",
+        "opd_gateway_agency_host_dropped_packets_total",
+        "opd_gateway_agency_new_hosts_total",
+        "opd_gateway_host_table_entries",
         "opd_gateway_tick_duration_seconds_bucket",
         "opd_gateway_policy_reloads_total",
         "opd_gateway_policy_last_success_timestamp_seconds",
@@ -187,6 +192,61 @@ fn metrics_pass_promtool_and_prometheus_sees_the_configured_rates() {
     assert!(
         table.contains("vlan130") && table.contains("DOWNLOAD") && table.contains("24.0"),
         "{table}"
+    );
+    // One host each (the agency side's address), policed by host: Prometheus sees one
+    // active host per agency and every frame policed by its host; the addresses themselves
+    // only in `status --hosts`.
+    let active = query("opd_gateway_agency_active_hosts{direction=\"download\"}");
+    assert_eq!(active.len(), 3, "{active:?}");
+    assert!(active.iter().all(|(_, n)| *n == 1.0), "{active:?}");
+    let by_agency =
+        query("opd_gateway_agency_policed_packets_total{direction=\"download\",by=\"agency\"}");
+    let by_host =
+        query("opd_gateway_agency_policed_packets_total{direction=\"download\",by=\"host\"}");
+    eprintln!("policed by agency {by_agency:?}, by host {by_host:?}");
+    assert!(by_host.iter().all(|(_, n)| *n > 1000.0), "{by_host:?}");
+    assert!(by_agency.iter().all(|(_, n)| *n == 0.0), "{by_agency:?}");
+    let out = opd_testbed::sh(
+        net.gateway
+            .command(bin.to_str().unwrap())
+            .args(["status", "--hosts", "vlan110", "--json"]),
+    );
+    let hosts: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status --hosts --json is JSON");
+    eprintln!("{hosts}");
+    let list = hosts["list"].as_array().expect("a list of hosts");
+    let host = list
+        .iter()
+        .find(|h| h["direction"] == "download")
+        .unwrap_or_else(|| panic!("no download host: {hosts}"));
+    assert_eq!(host["address"], net.hosts[0].agency_ip.to_string());
+    let rate = host["rate_bps"].as_f64().unwrap();
+    assert!(
+        (rate / 8e6 - 1.0).abs() <= 0.1,
+        "the host's rate {rate} vs its agency's 8 Mbps"
+    );
+    assert!(host["dropped_bps"].as_f64().unwrap() > 0.0, "{host}");
+    let listed = opd_testbed::sh(
+        net.gateway
+            .command(bin.to_str().unwrap())
+            .args(["status", "--hosts", "vlan110"]),
+    );
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    eprintln!("{listed}");
+    assert!(
+        listed.contains(&net.hosts[0].agency_ip.to_string()) && listed.contains("download"),
+        "{listed}"
+    );
+    let unknown = net
+        .gateway
+        .command(bin.to_str().unwrap())
+        .args(["status", "--hosts", "nobody"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success() && said.contains("no agency `nobody`"),
+        "{said}"
     );
     // Flooded at twice their limits, the agencies took twice what they passed of the
     // uplink: the dropped half crossed it too.

@@ -14,6 +14,8 @@ pub struct AgencySnapshot {
     pub tier: Tier,
     /// Its slot in the data plane's maps.
     pub slot: u32,
+    /// How its rate is shared between its hosts.
+    pub hosts: crate::policy::Hosts,
     pub flows: PerDirection<Flow>,
 }
 
@@ -33,6 +35,8 @@ pub struct Snapshot {
     pub usable: PerDirection<u64>,
     /// In policy order.
     pub agencies: Vec<AgencySnapshot>,
+    /// Entries of the data plane's host table.
+    pub host_table: u32,
 }
 
 impl Snapshot {
@@ -54,6 +58,7 @@ impl Snapshot {
             tick: site.tick,
             capacity: site.capacity,
             usable: PerDirection::from_fn(|d| site.usable(d)),
+            host_table: site.host_table,
             agencies: policy
                 .agencies
                 .iter()
@@ -63,6 +68,7 @@ impl Snapshot {
                     name: a.name.clone(),
                     tier: a.tier,
                     slot: t.slot,
+                    hosts: a.hosts,
                     flows: t.flows,
                 })
                 .collect(),

@@ -219,7 +219,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
         } else {
             info!(listen = %opts.listen, "serving the page at /, /metrics and /status");
         }
-        let app = http::App::new(exporter.clone(), web.clone());
+        let app = http::App::new(exporter.clone(), web.clone(), dp.hosts().try_clone()?);
         let server = tokio::spawn(http::serve(listener, app));
         let history = opts.history.as_ref().and_then(|h| {
             match Writer::start(h, opts.history_minute) {

@@ -32,6 +32,7 @@ fn snapshot(agencies: &[(&str, Flow, Flow)]) -> Snapshot {
                 name: id.to_uppercase(),
                 tier: Tier::Standard,
                 slot: i as u32,
+                hosts: crate::policy::Hosts::Fair,
                 flows: PerDirection::new(*up, *down),
             })
             .collect(),

@@ -22,7 +22,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-pub use status::{AgencyStatus, FlowStatus, Status};
+pub use status::{AgencyStatus, FlowStatus, HostStatus, HostsStatus, Status};
 
 use crate::{
     control::Snapshot,
@@ -134,6 +134,18 @@ impl Exporter {
         self.reloads.with_label_values(&["failure"]).inc();
     }
 
+    /// An agency of the policy in force: its slot, how its hosts share, and its hosts
+    /// active at the last tick (upload, download).
+    pub fn agency(&self, id: &str) -> Option<(u32, crate::policy::Hosts, [u32; 2])> {
+        let state = self.state();
+        let a = state.snapshot.agencies.iter().find(|a| a.id == id)?;
+        Some((
+            a.slot,
+            a.hosts,
+            [a.flows.upload.hosts, a.flows.download.hosts],
+        ))
+    }
+
     pub fn status(&self) -> Status {
         let state = self.state();
         Status::new(&state.snapshot, state.generation)
@@ -209,6 +221,40 @@ impl Exporter {
                     "Bytes of the agency's frames its own limits allowed but dropped because the uplink was full (counted in dropped too).",
                     &labels,
                     c.uplink_dropped_bytes,
+                );
+                let all = c.passed_packets.wrapping_add(c.dropped_packets);
+                for (by, n) in [
+                    ("host", c.host_packets),
+                    ("agency", all.wrapping_sub(c.host_packets)),
+                ] {
+                    f.counter(
+                        "opd_gateway_agency_policed_packets_total",
+                        "The agency's frames by what policed them: by=\"host\", its host's share and ceiling as well as the agency's buckets (hosts = \"fair\" or a host ceiling, the frame's host in the host table); by=\"agency\", the agency's buckets alone (a shared agency, a frame without an IP header, or no room in the host table).",
+                        &[
+                            ("agency", a.id.as_str()),
+                            ("direction", dir.as_str()),
+                            ("by", by),
+                        ],
+                        n,
+                    );
+                }
+                f.counter(
+                    "opd_gateway_agency_host_dropped_packets_total",
+                    "The agency's frames dropped because their host was beyond its share of the agency while the agency had no room to spare, or beyond its host ceiling (counted in dropped too).",
+                    &labels,
+                    c.host_dropped_packets,
+                );
+                f.counter(
+                    "opd_gateway_agency_new_hosts_total",
+                    "Hosts of the agency entered into the host table: new ones, and ones that had made room for others. Growing fast while the active hosts stay few: the table is too small (host_table).",
+                    &labels,
+                    c.new_hosts,
+                );
+                f.gauge(
+                    "opd_gateway_agency_active_hosts",
+                    "The agency's hosts that sent a frame in the last ~0.3 s at the last tick, when it shares by host (hosts = \"fair\" or a host ceiling); 0 otherwise.",
+                    &labels,
+                    flow.hosts as f64,
                 );
                 let bytes = |bps: u64| bps as f64 / 8.0;
                 f.gauge(
@@ -325,6 +371,12 @@ impl Exporter {
                 },
             );
         }
+        f.gauge(
+            "opd_gateway_host_table_entries",
+            "How many (agency, host) pairs the data plane's host table holds at most (host_table); when more are active, the least recently seen make room.",
+            &[],
+            snapshot.host_table as f64,
+        );
         f.gauge(
             "opd_gateway_policy_generation",
             "Policies applied since the daemon started (1 for the first).",
