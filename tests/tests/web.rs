@@ -70,6 +70,8 @@ const ROWS: &str = r#"JSON.stringify({
   rows: [...document.querySelectorAll('#agencies tbody tr')].map(r => ({
     id: r.dataset.agency,
     held: r.classList.contains('held'),
+    hosts: Number(r.querySelector('td[data-hosts]').dataset.hosts),
+    hostsText: r.querySelector('td[data-hosts]').textContent,
     cells: Object.fromEntries([...r.querySelectorAll('td[data-bps]')].map(c =>
       [c.className.split(' ')[0], [Number(c.dataset.bps), c.textContent]]))
   }))
@@ -156,6 +158,15 @@ fn the_page_shows_who_gets_what_follows_every_tick_and_asks_nothing_outside() {
                     a.id
                 );
             }
+            // Each agency's one host on the agency side, active while its stream runs.
+            assert_eq!(
+                row["hosts"].as_u64(),
+                Some(u64::from(f.hosts)),
+                "{} hosts",
+                a.id
+            );
+            assert_eq!(f.hosts, 1, "{}: one active host", a.id);
+            assert_eq!(row["hostsText"].as_str(), Some("1"), "{}", a.id);
             let held = f.dropped_bps > 0 && f.dropped_bps > (f.rate_bps + f.dropped_bps) / 200;
             assert_eq!(
                 row["held"].as_bool(),
