@@ -170,3 +170,53 @@ fn a_rate_keeps_the_fixed_limit_and_an_unknown_slot_is_left_alone() {
         }]
     );
 }
+
+#[test]
+fn hosts_share_what_the_agency_may_pass_and_a_host_ceiling_holds_either_way() {
+    let l = Limits {
+        guaranteed: 10_000_000,
+        ceiling: 50_000_000,
+        burst: std::time::Duration::from_millis(100),
+        host_ceiling: Some(5_000_000),
+    };
+    let fair = rates(&l, Hosts::Fair, 10_000_000, 20_000_000, 30_000_000);
+    // The hosts share 30 Mbps, each bucket as deep in time as the agency's.
+    assert_eq!(fair.host_share, Limit::from_rate(30_000_000, 375_000));
+    assert_eq!(fair.host_share.burst_ns, 100_000_000);
+    assert_eq!(fair.host_ceiling, Limit::from_rate(5_000_000, 62_500));
+    // The agency's own buckets are as without hosts.
+    let shared = rates(&l, Hosts::Shared, 10_000_000, 20_000_000, 30_000_000);
+    assert_eq!(
+        (fair.guaranteed, fair.borrow, fair.excess),
+        (shared.guaranteed, shared.borrow, shared.excess)
+    );
+    assert_eq!(shared.host_share, Limit::default(), "one bucket for all");
+    assert_eq!(shared.host_ceiling, fair.host_ceiling);
+    let open = Limits {
+        host_ceiling: None,
+        ..l
+    };
+    let shared = rates(&open, Hosts::Shared, 10_000_000, 20_000_000, 30_000_000);
+    assert!(!gateway_common::by_host(&shared), "nothing per host at all");
+    // What they share: the limit, or what it passed when it borrowed more, never beyond
+    // the ceiling.
+    assert_eq!(host_shared(&l, 20_000_000, 5_000_000), 20_000_000);
+    assert_eq!(host_shared(&l, 20_000_000, 35_000_000), 35_000_000);
+    assert_eq!(host_shared(&l, 20_000_000, 90_000_000), 50_000_000);
+}
+
+#[test]
+fn the_fallback_shares_its_rate_between_the_hosts_and_the_site_sets_the_ipv6_prefix() {
+    let p = policy(&three_text("host_ipv6_prefix = 56\n"));
+    let plan = initial_plan(&p);
+    assert_eq!(plan.config.host_ipv6_prefix, 56);
+    let fixed = fallback_limits(&p);
+    let r = fallback_rates(&p);
+    for (i, f) in fixed.iter().enumerate() {
+        let total = Limit::from_rate(r[i][UP], 1);
+        assert_eq!(
+            f[UP].host_share.ns_per_byte_fp, total.ns_per_byte_fp,
+            "agency {i}"
+        );
+    }
+}
