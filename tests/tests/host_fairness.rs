@@ -214,12 +214,19 @@ struct ThreeHosts {
     alone: [f64; 3],
 }
 
+/// Servers this far from the agency's hosts: a round trip to the internet. With none (under
+/// 0.1 ms between namespaces) a single flow's unpaced bursts overrun any host's bucket and
+/// its host keeps well under its share: 4.0 and 3.6 Mbps against 11.6 for 16 flows, where 20
+/// ms gives 6.35 each (BENCHMARKS.md, section 11).
+const RTT: Duration = Duration::from_millis(20);
+
 /// Host A with 16 TCP flows for 16 s, B and C with one each for 10 s, through an agency of
-/// 20 Mbps download whose hosts are `hosts`.
+/// 20 Mbps download whose hosts are `hosts`, [`RTT`] from their servers.
 fn three_hosts(hosts: &str, download: Limit) -> ThreeHosts {
     let p = policy(hosts, Limit::rate("100Mbps"), download);
     let bed = Bed::start(&[VID], Forwarding::Redirect, &p, "0s");
     let net = &bed.net;
+    let _delay = net.delay_upstream(VID, RTT);
     let addrs = net.vlan(VID).add_agency_addresses(3);
     let receivers: Vec<_> = addrs
         .iter()
@@ -325,6 +332,7 @@ fn a_udp_flood_does_not_take_a_tcp_hosts_share() {
     let p = policy("fair", Limit::rate("100Mbps"), Limit::rate("20Mbps"));
     let bed = Bed::start(&[VID], Forwarding::Redirect, &p, "0s");
     let net = &bed.net;
+    let _delay = net.delay_upstream(VID, RTT);
     let h = net.vlan(VID);
     let addrs = h.add_agency_addresses(2);
     let (flooded, tcp) = (addrs[0], addrs[1]);
