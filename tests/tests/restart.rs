@@ -220,3 +220,94 @@ fn pinned_maps_of_another_layout_are_replaced() {
     eprintln!("after replacing the stale map: {got:.2} Mbps of 8");
     assert!((got / 8.0 - 1.0).abs() <= 0.04, "{got}");
 }
+
+#[test]
+fn a_resized_host_table_starts_afresh_and_everything_else_is_adopted() {
+    let policy = |table: u32| {
+        let text = PolicyText::simulated_regency(Forwarding::Redirect)
+            .unclassified("drop")
+            .agency(
+                AgencyText::new("a")
+                    .vlans(&[110])
+                    .both(Limit::rate("8Mbps")),
+            )
+            .to_string();
+        // The site's table comes first in the text.
+        text.replacen("[site]\n", &format!("[site]\nhost_table = {table}\n"), 1)
+    };
+    let mut bed = Bed::start(
+        &[110],
+        Forwarding::Redirect,
+        &PolicyText::simulated_regency(Forwarding::Redirect)
+            .unclassified("drop")
+            .agency(
+                AgencyText::new("a")
+                    .vlans(&[110])
+                    .both(Limit::rate("8Mbps")),
+            ),
+        "0s",
+    );
+    // The daemon of the bed runs the default table; restart it on a 1024-entry one.
+    std::fs::write(&bed.policy_path, policy(1024)).unwrap();
+    bed.gateway.signal(libc::SIGKILL);
+    let _ = bed.gateway.stop();
+    let gw = bed.net.start_gateway(&bed.policy_path, "0s");
+    // The pinned programs forward before the daemon is up: wait for it to serve.
+    let log = serving(&gw);
+    assert!(
+        log.contains("the host table is resized") && log.contains("from=65536"),
+        "the table's new size is said:\n{log}"
+    );
+    assert!(
+        !log.contains("another layout"),
+        "only the host table is replaced:\n{log}"
+    );
+    let net = &bed.net;
+    let start = Instant::now();
+    let stream = net.steady_stream(
+        110,
+        Way::Download,
+        start,
+        Duration::from_millis(3000),
+        16.0 * MBPS,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let before = passed_totals(net);
+    let got = stream.arrivals().frame_rate(
+        start + Duration::from_secs(1),
+        start + Duration::from_millis(2900),
+    ) / MBPS;
+    assert!((got / 8.0 - 1.0).abs() <= 0.05, "8 Mbps held: {got}");
+    // Its hosts are in the new table.
+    let bin = opd_testbed::env_path("OPD_GATEWAY_BIN");
+    let out = opd_testbed::sh(
+        net.gateway
+            .command(bin.to_str().unwrap())
+            .args(["status", "--hosts", "a", "--json"]),
+    );
+    let hosts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(hosts["in_table"].as_u64().unwrap() >= 1, "{hosts}");
+    // The same size again: everything adopted, counters kept.
+    drop(gw);
+    let gw = net.start_gateway(&bed.policy_path, "0s");
+    let log = serving(&gw);
+    assert!(!log.contains("the host table is resized"), "{log}");
+    assert!(log.contains("adopted"), "{log}");
+    let after = passed_totals(net);
+    for ((id, b), (_, a)) in before.iter().zip(&after) {
+        assert!(a >= b, "{id}: counters kept across the restart: {b} → {a}");
+    }
+}
+
+/// The daemon's log once it serves its endpoints (at most 20 s).
+fn serving(gw: &opd_testbed::Process) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = gw.log();
+        if log.contains("serving the page") {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "the daemon never served:\n{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
