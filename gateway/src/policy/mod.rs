@@ -487,14 +487,11 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let files = policy_files(path).map_err(|d| PolicyError {
         diagnostics: vec![d],
     })?;
-    let mut sources = Vec::new();
+    let mut read = Vec::new();
     let mut diags = Vec::new();
     for file in files {
         match std::fs::read(&file) {
-            Ok(bytes) => match utf8(&file, bytes) {
-                Ok(text) => sources.push(compile::Source { path: file, text }),
-                Err(d) => diags.push(d),
-            },
+            Ok(bytes) => read.push((file, bytes)),
             Err(e) => diags.push(whole_file(
                 &file,
                 Msg::new(MsgId::CannotReadFile).arg("reason", e),
@@ -505,7 +502,33 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     if !diags.is_empty() {
         return Err(PolicyError { diagnostics: diags });
     }
-    compile::compile(sources, path)
+    compile_bytes(read, path)
+}
+
+/// Reads a policy from in-memory files (name, bytes) exactly as [`load`] reads them from
+/// disk, text that is not UTF-8 included (the fuzz target's entry point).
+pub fn from_bytes(files: &[(&str, &[u8])]) -> Result<Policy, PolicyError> {
+    let root = files.first().map_or(Path::new(""), |(p, _)| Path::new(p));
+    let files = files
+        .iter()
+        .map(|(p, b)| (PathBuf::from(p), b.to_vec()))
+        .collect();
+    compile_bytes(files, root)
+}
+
+fn compile_bytes(files: Vec<(PathBuf, Vec<u8>)>, root: &Path) -> Result<Policy, PolicyError> {
+    let mut sources = Vec::new();
+    let mut diags = Vec::new();
+    for (path, bytes) in files {
+        match utf8(&path, bytes) {
+            Ok(text) => sources.push(compile::Source { path, text }),
+            Err(d) => diags.push(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(PolicyError { diagnostics: diags });
+    }
+    compile::compile(sources, root)
 }
 
 /// The file's text, without a byte-order mark; or where it stops being UTF-8 (files saved

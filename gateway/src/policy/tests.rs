@@ -1446,3 +1446,25 @@ fn host_keys_in_the_wrong_table_or_by_mikrotik_names() {
     );
     assert_eq!(d[1].hint.as_ref().unwrap().to_string(), per_direction[0]);
 }
+
+#[test]
+fn bytes_in_memory_are_read_as_load_reads_a_file() {
+    let text = format!("{SITE}{}", agency("disbudpar", 10))
+        .replace("Kabupaten Contoh", "Dinas Pariwisata \u{e9}");
+    let mut latin1: Vec<u8> = text.chars().map(|c| c as u8).collect();
+    let dir = std::env::temp_dir().join(format!("opd-bytes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("site.toml");
+    std::fs::write(&file, &latin1).unwrap();
+    let from_disk = load(&file).expect_err("Latin-1 is refused");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let name = file.to_str().unwrap();
+    let in_memory = from_bytes(&[(name, &latin1)]).expect_err("Latin-1 is refused");
+    assert_eq!(in_memory, from_disk);
+    let d = &in_memory.diagnostics[0];
+    assert_eq!((d.line, d.column), (3, 26), "{d}");
+
+    // A byte-order mark is dropped once, as from disk.
+    latin1 = format!("\u{feff}{SITE}{}", agency("a", 10)).into_bytes();
+    assert!(from_bytes(&[("p.toml", &latin1)]).is_ok());
+}
