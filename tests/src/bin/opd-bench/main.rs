@@ -21,6 +21,9 @@
 //!    13 months against reading the rows alone.
 //! 10. The office's page: latency of `/`, `/status` and `/metrics` and the tick time while 200
 //!     pages poll, against the same load on `/metrics` and against none.
+//! 11. Fairness between the hosts of an agency: the program's cost per frame with per-host
+//!     fairness against today's path, the tick with 45 agencies × 1,000 hosts, and TCP hosts
+//!     with 16 flows and with one sharing an agency, fair against shared.
 //!
 //! Each section is a module that measures into a report of its own and writes it as a
 //! section of BENCHMARKS.md.
@@ -36,6 +39,7 @@ mod closed;
 mod daemon;
 mod forwarding;
 mod history;
+mod hosts;
 mod program;
 mod sharing;
 mod stats;
@@ -82,11 +86,11 @@ fn main() {
         String::from_utf8_lossy(&uname.stdout).trim()
     );
     // Sections to run (default: all): program, forwarding, allocator, accuracy, daemon, tcp,
-    // sharing, closed, history, web.
+    // sharing, closed, history, web, hosts.
     let only: Vec<String> = std::env::args().skip(2).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     type Section = fn(&mut String);
-    let sections: [(&str, Section); 10] = [
+    let sections: [(&str, Section); 11] = [
         ("program", |out| program::run().write(out)),
         ("forwarding", |out| forwarding::run().write(out)),
         ("allocator", |out| allocator::run().write(out)),
@@ -97,6 +101,7 @@ fn main() {
         ("closed", closed::run),
         ("history", |out| history::run().write(out)),
         ("web", |out| web::run().write(out)),
+        ("hosts", |out| hosts::run().write(out)),
     ];
     for (name, section) in sections {
         if want(name) {
