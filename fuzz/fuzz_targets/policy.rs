@@ -1,7 +1,10 @@
-//! The policy loader on arbitrary bytes, as `opd-gateway check` reads a file: it never
-//! panics or hangs; a rejection has at least one error, each at a line and column inside
-//! the file, shown in both languages; an accepted policy keeps the invariants the rest of
-//! the gateway relies on.
+//! The policy loader on arbitrary bytes, as `opd-gateway check` reads a file or a
+//! directory: it never panics or hangs; a rejection has at least one error, each at a line
+//! and column inside the file it names, shown in both languages; an accepted policy keeps
+//! the invariants the rest of the gateway relies on.
+//!
+//! A line `#%file` splits the input into the files of a directory (at most eight), so
+//! findings across files (a second `[site]`, a VLAN taken in another file) are tried too.
 
 #![no_main]
 
@@ -12,18 +15,22 @@ use opd_gateway::policy::{
     self, Diagnostic, Direction, Lang, LocalTime, MsgId, Policy, Severity, Unclassified,
 };
 
-const FILE: &str = "policy.toml";
+const SEPARATOR: &[u8] = b"\n#%file\n";
+const NAMES: [&str; 8] = [
+    "00.toml", "10.toml", "20.toml", "30.toml", "40.toml", "50.toml", "60.toml", "70.toml",
+];
 
 fuzz_target!(|data: &[u8]| {
-    match policy::from_bytes(&[(FILE, data)]) {
-        Ok(p) => check_accepted(&p, data),
+    let files = split(data);
+    match policy::from_bytes(&files) {
+        Ok(p) => check_accepted(&p, &files),
         Err(e) => {
             assert!(
                 e.errors().next().is_some(),
                 "a rejection without an error: {e:?}"
             );
             for d in &e.diagnostics {
-                check_position(d, data);
+                check_position(d, &files);
             }
             for lang in [Lang::Id, Lang::En] {
                 let text = e.render(lang);
@@ -33,13 +40,32 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// A finding points into the file: a line and column an editor can jump to. Only a policy
-/// with no `[site]` at all is a finding about the policy as a whole (line 0).
-fn check_position(d: &Diagnostic, data: &[u8]) {
+/// The files of the input, named in order.
+fn split(data: &[u8]) -> Vec<(&'static str, &[u8])> {
+    let mut files = Vec::new();
+    let mut rest = data;
+    while files.len() < NAMES.len() - 1
+        && let Some(at) = rest.windows(SEPARATOR.len()).position(|w| w == SEPARATOR)
+    {
+        files.push((NAMES[files.len()], &rest[..at]));
+        rest = &rest[at + SEPARATOR.len()..];
+    }
+    files.push((NAMES[files.len()], rest));
+    files
+}
+
+/// A finding points into the file it names: a line and column an editor can jump to. Only
+/// a policy with no `[site]` at all is a finding about the policy as a whole (line 0, named
+/// by its first file, as `check` names the directory).
+fn check_position(d: &Diagnostic, files: &[(&str, &[u8])]) {
     for lang in [Lang::Id, Lang::En] {
         d.render(lang);
     }
-    assert_eq!(d.file.to_str(), Some(FILE), "{d:?}");
+    let data = files
+        .iter()
+        .find(|(name, _)| d.file.to_str() == Some(name))
+        .unwrap_or_else(|| panic!("a finding about no file of the policy: {d:?}"))
+        .1;
     if d.line == 0 {
         assert!(
             d.message.id() == MsgId::NoSite && d.column == 0,
@@ -67,10 +93,11 @@ fn check_position(d: &Diagnostic, data: &[u8]) {
     );
 }
 
-fn check_accepted(p: &Policy, data: &[u8]) {
+fn check_accepted(p: &Policy, files: &[(&str, &[u8])]) {
+    assert_eq!(p.files.len(), files.len());
     for d in &p.warnings {
         assert_eq!(d.severity, Severity::Warning, "{d:?}");
-        check_position(d, data);
+        check_position(d, files);
     }
     let site = &p.site;
     if let Unclassified::Agency(i) = site.unclassified {

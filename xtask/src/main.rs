@@ -13,6 +13,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod fuzz;
 mod packages;
 
 #[derive(Parser)]
@@ -25,16 +26,33 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Install what building and testing need: rust-src for nightly, bpf-linker built
-    /// against the toolchain's LLVM, bpffs, Debian packages. Idempotent.
+    /// against the toolchain's LLVM, cargo-fuzz, bpffs, Debian packages. Idempotent.
     Setup,
     /// Build the XDP programs and the `opd-gateway` binary (release).
     Build,
-    /// Run every test tier: unit tests, BPF_PROG_TEST_RUN tests and network-namespace
-    /// traffic tests. Needs root.
+    /// Run every test tier: unit tests, 60 s of fuzzing the policy loader,
+    /// BPF_PROG_TEST_RUN tests and network-namespace traffic tests. Needs root.
     Test {
         /// Extra arguments for the privileged test binaries (e.g. a test name filter).
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
+    },
+    /// Fuzz the policy loader (no panic, no hang, every rejection with a position); no
+    /// root needed.
+    Fuzz {
+        /// How long to fuzz, in seconds.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+        /// libFuzzer's progress into target/fuzz/policy.log, shown only on failure (as
+        /// `cargo xtask test` runs it).
+        #[arg(long)]
+        quiet: bool,
+        /// Instead of fuzzing, fold the inputs found so far (target/fuzz/corpus/policy)
+        /// into the committed corpus, minimised.
+        #[arg(long, conflicts_with = "inputs")]
+        cmin: bool,
+        /// Inputs to run once instead (e.g. a crash the fuzzer wrote), to reproduce it.
+        inputs: Vec<PathBuf>,
     },
     /// Run the gateway on a simulated agency network with traffic. Needs root.
     Demo {
@@ -60,6 +78,7 @@ fn main() -> Result<()> {
     match cli.command {
         Cmd::Setup => {
             setup_toolchain(&root)?;
+            fuzz::setup(&root)?;
             setup_system()?;
         }
         Cmd::Build => {
@@ -70,6 +89,21 @@ fn main() -> Result<()> {
             let mut objs = privileged_setup(&root, "the tests")?;
             objs.deb = Some(package(&root, &objs)?);
             test(&root, &objs, &args)?;
+        }
+        Cmd::Fuzz {
+            time,
+            quiet,
+            cmin,
+            inputs,
+        } => {
+            let mode = if cmin {
+                fuzz::Mode::Minimise
+            } else if !inputs.is_empty() {
+                fuzz::Mode::Reproduce(&inputs)
+            } else {
+                fuzz::Mode::Fuzz { secs: time, quiet }
+            };
+            fuzz::fuzz(&root, mode)?;
         }
         Cmd::Demo { args } => {
             let objs = privileged_setup(&root, "the demo")?;
@@ -458,6 +492,17 @@ fn test(root: &Path, objs: &Objects, args: &[String]) -> Result<()> {
     objs.apply(&mut cmd);
     run(&mut cmd, "unit tests")?;
 
+    // Before the privileged tier: a loader crash is an unprivileged failure, found in a
+    // minute, not after half an hour of traffic tests.
+    eprintln!("== fuzzing the policy loader (60 s; `cargo xtask fuzz --time N` for longer)");
+    fuzz::fuzz(
+        root,
+        fuzz::Mode::Fuzz {
+            secs: 60,
+            quiet: true,
+        },
+    )?;
+
     eprintln!("== data plane and traffic tests (privileged)");
     let mut cmd = cargo(root);
     cmd.args(["test", "--release", "-p", "opd-testbed", "--"])
@@ -482,6 +527,12 @@ fn lint(root: &Path) -> Result<()> {
         "cargo fmt (gateway-ebpf)",
     )?;
     run(
+        Command::new("cargo")
+            .current_dir(root.join("fuzz"))
+            .args(["+nightly", "fmt", "--", "--check"]),
+        "cargo fmt (fuzz)",
+    )?;
+    run(
         cargo(root).args([
             "clippy",
             "--workspace",
@@ -495,5 +546,15 @@ fn lint(root: &Path) -> Result<()> {
     run(
         ebpf_build_cmd(root, "clippy").args(["--", "-D", "warnings"]),
         "cargo clippy (gateway-ebpf)",
+    )?;
+    run(
+        Command::new("cargo")
+            .current_dir(root.join("fuzz"))
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("RUSTC")
+            .env_remove("CARGO")
+            .env("CARGO_TARGET_DIR", root.join("target/fuzz/clippy"))
+            .args(["+nightly", "clippy", "--", "-D", "warnings"]),
+        "cargo clippy (fuzz)",
     )
 }

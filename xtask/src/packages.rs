@@ -47,11 +47,17 @@ pub const PROGRAMS: &[(&str, Source)] = &[
 ];
 
 /// Packages no program is started from that setup installs too, and why.
-pub const SUPPORT: &[(&str, &str)] = &[(
-    "fonts-dejavu-core",
-    "the text of the pages headless Chromium renders for the screenshots in docs/ (Chromium \
-     depends on no font)",
-)];
+pub const SUPPORT: &[(&str, &str)] = &[
+    (
+        "fonts-dejavu-core",
+        "the text of the pages headless Chromium renders for the screenshots in docs/ (Chromium \
+         depends on no font)",
+    ),
+    (
+        "g++",
+        "libFuzzer's C++ runtime, which libfuzzer-sys compiles for the policy fuzz target",
+    ),
+];
 
 /// The Debian packages setup installs, each once, in the order of [`PROGRAMS`], then
 /// [`SUPPORT`].
