@@ -47,10 +47,10 @@ enum Cmd {
         /// `cargo xtask test` runs it).
         #[arg(long)]
         quiet: bool,
-        /// Instead of fuzzing, fold the inputs found so far (target/fuzz/corpus/policy)
-        /// into the committed corpus, minimised.
+        /// Instead of fuzzing, add to the committed corpus (fuzz/corpus/policy) the inputs
+        /// found so far (target/fuzz/corpus/policy) that reach code it does not.
         #[arg(long, conflicts_with = "inputs")]
-        cmin: bool,
+        merge: bool,
         /// Inputs to run once instead (e.g. a crash the fuzzer wrote), to reproduce it.
         inputs: Vec<PathBuf>,
     },
@@ -93,11 +93,11 @@ fn main() -> Result<()> {
         Cmd::Fuzz {
             time,
             quiet,
-            cmin,
+            merge,
             inputs,
         } => {
-            let mode = if cmin {
-                fuzz::Mode::Minimise
+            let mode = if merge {
+                fuzz::Mode::Merge
             } else if !inputs.is_empty() {
                 fuzz::Mode::Reproduce(&inputs)
             } else {
