@@ -507,8 +507,9 @@ pub enum Verdict {
 /// Polices one frame of `len` bytes at `now_ns` for an agency with `rates`, on an uplink
 /// whose bucket is `uplink` (a rate of zero: no uplink limit); see [`Rates`] for the order
 /// in which its buckets are drawn on. A frame `over_share` (its host is beyond its share
-/// of the agency) passes only while the bucket it draws on is less than half used, and
-/// never on forgiven debt: the room the agency's other hosts leave, never theirs.
+/// of the agency) passes only while the bucket it draws on is less than a quarter used, and
+/// never on forgiven debt: the room the agency's other hosts leave, never theirs — the
+/// other three quarters stay for their bursts.
 #[inline(always)]
 pub fn police(
     rates: &Rates,
@@ -527,7 +528,16 @@ pub fn police(
         host: false,
     };
     let open = |l: &Limit| l.ns_per_byte_fp != 0;
-    let own = |l: &Limit| if over_share { l.half_depth() } else { *l };
+    let own = |l: &Limit| {
+        if over_share {
+            Limit {
+                ns_per_byte_fp: l.ns_per_byte_fp,
+                burst_ns: l.burst_ns / OVER_SHARE_DEPTH,
+            }
+        } else {
+            *l
+        }
+    };
     let forgive = !over_share;
     let may_borrow = open(&rates.borrow) || open(&rates.excess);
     if open(&rates.guaranteed)
@@ -601,6 +611,9 @@ pub fn police(
     }
 }
 
+/// A frame of a host beyond its share may use this part of its agency's buckets (1/4).
+pub const OVER_SHARE_DEPTH: u64 = 4;
+
 /// True if an agency's hosts are policed apart with these rates: a share or a ceiling.
 #[inline(always)]
 pub const fn by_host(rates: &Rates) -> bool {
@@ -608,10 +621,11 @@ pub const fn by_host(rates: &Rates) -> bool {
 }
 
 /// The share of one of `hosts` active hosts of an agency: the agency's host share divided
-/// by their number, as deep in time.
+/// by their number, as deep in bytes (a host may send as large a burst as the agency, at
+/// its share of the rate: a single TCP flow's unpaced window must fit).
 #[inline(always)]
 pub const fn host_share(share: &Limit, hosts: u32) -> Limit {
-    // Both bounded so the product fits 64 bits (BPF has no wider multiply): at most 2^20
+    // Each bounded so the products fit 64 bits (BPF has no wider multiply): at most 2^20
     // hosts, and a share of at least ~1 kbit/s (2^43 fixed-point ns per byte).
     let hosts = match hosts {
         0 => 1,
@@ -623,9 +637,15 @@ pub const fn host_share(share: &Limit, hosts: u32) -> Limit {
     } else {
         share.ns_per_byte_fp
     };
+    // And a depth of at most 2^40 ns (18 minutes).
+    let depth = if share.burst_ns > 1 << 40 {
+        1 << 40
+    } else {
+        share.burst_ns
+    };
     Limit {
         ns_per_byte_fp: per_byte.wrapping_mul(hosts),
-        burst_ns: share.burst_ns,
+        burst_ns: depth.wrapping_mul(hosts),
     }
 }
 
@@ -689,8 +709,9 @@ pub struct HostKey {
 }
 const _: () = assert!(size_of::<HostKey>() == 24);
 
-/// A host's state in the host table: its buckets and what it passed and lost. Written by
-/// the data plane only; one cache line.
+/// A host's state in the host table: its buckets and the bytes it passed and lost (bytes
+/// alone: each counter is an atomic add on a line every CPU shares). Written by the data
+/// plane only.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostState {
@@ -699,12 +720,9 @@ pub struct HostState {
     /// The activity window ([`host_window`]) it was last counted active in.
     pub window: u64,
     pub passed_bytes: u64,
-    pub passed_packets: u64,
     pub dropped_bytes: u64,
-    pub dropped_packets: u64,
-    pub _pad: u64,
 }
-const _: () = assert!(size_of::<HostState>() == 64);
+const _: () = assert!(size_of::<HostState>() == 40);
 
 /// A host is active while it sent a frame in the current or the previous window of
 /// 2^27 ns (134 ms): one that stops leaves its share to the others within 268 ms.

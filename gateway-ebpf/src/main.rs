@@ -363,19 +363,12 @@ fn count_host(slot: u32, host: HostUse, len: u64, passed: bool, over: bool) {
             // SAFETY: a live value of the host table (see `police`); shared by every CPU, so
             // added to atomically.
             unsafe {
-                let (bytes, packets) = if passed {
-                    (
-                        &raw mut (*state).passed_bytes,
-                        &raw mut (*state).passed_packets,
-                    )
+                let bytes = if passed {
+                    &raw mut (*state).passed_bytes
                 } else {
-                    (
-                        &raw mut (*state).dropped_bytes,
-                        &raw mut (*state).dropped_packets,
-                    )
+                    &raw mut (*state).dropped_bytes
                 };
                 atomic_xadd::<u64, u64, { Relaxed }>(bytes, len);
-                atomic_xadd::<u64, u64, { Relaxed }>(packets, 1);
             }
         }
     }

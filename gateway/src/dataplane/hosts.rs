@@ -24,9 +24,7 @@ pub struct HostEntry {
     /// Since it entered the table (it leaves when the table needs room and it is the least
     /// recently seen).
     pub passed_bytes: u64,
-    pub passed_packets: u64,
     pub dropped_bytes: u64,
-    pub dropped_packets: u64,
 }
 
 impl HostEntry {
@@ -45,9 +43,7 @@ impl HostEntry {
             dir,
             addr,
             passed_bytes: state.passed_bytes,
-            passed_packets: state.passed_packets,
             dropped_bytes: state.dropped_bytes,
-            dropped_packets: state.dropped_packets,
         })
     }
 }

@@ -230,9 +230,7 @@ mod tests {
             dir,
             addr: IpAddr::from([198, 18, 1, last]),
             passed_bytes: passed,
-            passed_packets: passed / 1000,
             dropped_bytes: dropped,
-            dropped_packets: dropped / 1000,
         }
     }
 
