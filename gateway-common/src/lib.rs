@@ -611,6 +611,10 @@ pub fn police(
     }
 }
 
+/// Up to this many active hosts, each host's bucket is as deep in bytes as its agency's;
+/// beyond, as deep in time (see [`host_share`]).
+pub const HOST_DEPTH_HOSTS: u64 = 4;
+
 /// A frame of a host beyond its share may use this part of its agency's buckets (1/4).
 pub const OVER_SHARE_DEPTH: u64 = 4;
 
@@ -621,32 +625,46 @@ pub const fn by_host(rates: &Rates) -> bool {
 }
 
 /// The share of one of `hosts` active hosts of an agency: the agency's host share divided
-/// by their number, as deep in bytes (a host may send as large a burst as the agency, at
-/// its share of the rate: a single TCP flow's unpaced window must fit).
+/// by their number. Up to [`HOST_DEPTH_HOSTS`] hosts, each bucket is as deep in bytes as the
+/// agency's (a single TCP flow's unpaced window must fit in its host's bucket); beyond, as
+/// deep in time, so a host's credit shrinks with its share (a thousand hosts each holding
+/// the agency's depth would let arrival order decide, and deeper buckets only moderately
+/// so: four times as deep spread a thousand hosts' shares to −10%, against ±0.4%).
 #[inline(always)]
 pub const fn host_share(share: &Limit, hosts: u32) -> Limit {
-    // Each bounded so the products fit 64 bits (BPF has no wider multiply): at most 2^20
-    // hosts, and a share of at least ~1 kbit/s (2^43 fixed-point ns per byte).
-    let hosts = match hosts {
-        0 => 1,
-        h if h > 1 << 20 => 1 << 20,
-        h => h as u64,
-    };
-    let per_byte = if share.ns_per_byte_fp > 1 << 43 {
-        1 << 43
-    } else {
-        share.ns_per_byte_fp
-    };
-    // And a depth of at most 2^40 ns (18 minutes).
-    let depth = if share.burst_ns > 1 << 40 {
-        1 << 40
-    } else {
-        share.burst_ns
-    };
+    // Without branches, which multiply the paths the kernel's verifier walks. Each factor
+    // is bounded so the products fit 64 bits (BPF has no wider multiply): 1 to 2^20 hosts,
+    // a share of at least ~1 kbit/s (2^43 fixed-point ns per byte), a depth of at most
+    // 2^40 ns (18 minutes).
+    let hosts = max_u64(min_u64(hosts as u64, 1 << 20), 1);
+    let per_byte = min_u64(share.ns_per_byte_fp, 1 << 43);
+    let depth = min_u64(share.burst_ns, 1 << 40);
+    // `hosts` up to HOST_DEPTH_HOSTS, else 1.
+    let few = ((hosts.wrapping_sub(HOST_DEPTH_HOSTS + 1) as i64) >> 63) as u64;
+    let deeper = 1 + (hosts.wrapping_sub(1) & few);
     Limit {
         ns_per_byte_fp: per_byte.wrapping_mul(hosts),
-        burst_ns: depth.wrapping_mul(hosts),
+        burst_ns: depth.wrapping_mul(deeper),
     }
+}
+
+/// The smaller of two values, without a branch; `a` is taken modulo 2^63 (the values here
+/// are far below; an absurd one stays bounded by `b`).
+#[inline(always)]
+const fn min_u64(a: u64, b: u64) -> u64 {
+    let a = a & (u64::MAX >> 1);
+    let d = a.wrapping_sub(b);
+    // All ones when a < b (the difference went negative), else zero.
+    let mask = ((d as i64) >> 63) as u64;
+    b.wrapping_add(d & mask)
+}
+
+/// The larger of two values below 2^63, without a branch.
+#[inline(always)]
+const fn max_u64(a: u64, b: u64) -> u64 {
+    let d = a.wrapping_sub(b);
+    let mask = ((d as i64) >> 63) as u64;
+    a.wrapping_sub(d & mask)
 }
 
 /// Polices one frame of a host of an agency that shares by host (see [`by_host`]), one of
@@ -1228,6 +1246,37 @@ mod tests {
             previous: HostCount::pack(w - 1, 1),
         };
         assert_eq!(c.active(w), 4);
+    }
+
+    #[test]
+    fn a_hosts_share_is_bounded_and_deep_enough() {
+        assert_eq!((min_u64(3, 4), min_u64(9, 4), min_u64(4, 4)), (3, 4, 4));
+        assert_eq!((max_u64(0, 1), max_u64(7, 1)), (1, 7));
+        let share = Limit::from_rate(20_000_000, 250_000); // 100 ms deep
+        for (hosts, rate, depth_ns) in [
+            (0u32, 20_000_000u64, 100_000_000u64),
+            (1, 20_000_000, 100_000_000),
+            (2, 10_000_000, 200_000_000),
+            (4, 5_000_000, 400_000_000),
+            (5, 4_000_000, 100_000_000),
+            (1000, 20_000, 100_000_000),
+        ] {
+            let l = host_share(&share, hosts);
+            let want = Limit::from_rate(rate, 0).ns_per_byte_fp;
+            assert!(
+                l.ns_per_byte_fp.abs_diff(want) <= hosts.max(1) as u64,
+                "{hosts}"
+            );
+            assert_eq!(l.burst_ns, depth_ns, "{hosts}");
+        }
+        // Bounded: no overflow for absurd inputs.
+        let slow = Limit {
+            ns_per_byte_fp: u64::MAX,
+            burst_ns: u64::MAX,
+        };
+        let l = host_share(&slow, u32::MAX);
+        assert!(l.ns_per_byte_fp <= (1 << 43) << 20);
+        assert!(l.burst_ns <= (1 << 40) * HOST_DEPTH_HOSTS);
     }
 
     #[test]
