@@ -681,37 +681,81 @@ pub fn police_host(
     hosts: u32,
     b: &mut impl Buckets,
 ) -> Verdict {
+    match host_admit(rates, now_ns, len, hosts, b) {
+        HostAdmit::OverCeiling => HostAdmit::DROP,
+        HostAdmit::Admit { over_share } => {
+            let verdict = police(rates, uplink, now_ns, len, over_share, b);
+            host_settle(rates, len, hosts, over_share, verdict, b)
+        }
+    }
+}
+
+/// What a host's own buckets say to a frame, before the agency's (see [`police_host`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostAdmit {
+    /// Beyond the host's ceiling: dropped.
+    OverCeiling,
+    /// On to the agency's buckets; `over_share`: beyond the host's share.
+    Admit { over_share: bool },
+}
+
+impl HostAdmit {
+    /// The verdict for a frame beyond its host's ceiling.
+    pub const DROP: Verdict = Verdict::Drop {
+        uplink: false,
+        host: true,
+    };
+}
+
+/// The first half of [`police_host`]: the host's ceiling and share buckets.
+#[inline(always)]
+pub fn host_admit(
+    rates: &Rates,
+    now_ns: u64,
+    len: u64,
+    hosts: u32,
+    b: &mut impl Buckets,
+) -> HostAdmit {
     let ceiling = rates.host_ceiling;
-    let capped = ceiling.ns_per_byte_fp != 0;
-    if capped
+    if ceiling.ns_per_byte_fp != 0
         && b.take(Which::HostCeiling, &ceiling, now_ns, len, true)
             .is_none()
     {
-        return Verdict::Drop {
-            uplink: false,
-            host: true,
-        };
+        return HostAdmit::OverCeiling;
     }
     let share = host_share(&rates.host_share, hosts);
-    let shared = share.ns_per_byte_fp != 0;
-    let over_share = shared
+    let over_share = share.ns_per_byte_fp != 0
         && b.take(Which::HostShare, &share, now_ns, len, true)
             .is_none();
-    let verdict = police(rates, uplink, now_ns, len, over_share, b);
-    if let Verdict::Drop { uplink, .. } = verdict {
-        // Nothing passed: the host's buckets did not carry it.
-        if capped {
-            b.refund(Which::HostCeiling, ceiling.cost_ns(len));
-        }
-        if shared && !over_share {
-            b.refund(Which::HostShare, share.cost_ns(len));
-        }
-        return Verdict::Drop {
-            uplink,
-            host: over_share,
-        };
+    HostAdmit::Admit { over_share }
+}
+
+/// The second half of [`police_host`], once the agency's buckets gave their `verdict` on
+/// a frame [`host_admit`] admitted: a frame that did not pass is given back to its host's
+/// buckets.
+#[inline(always)]
+pub fn host_settle(
+    rates: &Rates,
+    len: u64,
+    hosts: u32,
+    over_share: bool,
+    verdict: Verdict,
+    b: &mut impl Buckets,
+) -> Verdict {
+    let Verdict::Drop { uplink, .. } = verdict else {
+        return verdict;
+    };
+    if rates.host_ceiling.ns_per_byte_fp != 0 {
+        b.refund(Which::HostCeiling, rates.host_ceiling.cost_ns(len));
     }
-    verdict
+    let share = host_share(&rates.host_share, hosts);
+    if share.ns_per_byte_fp != 0 && !over_share {
+        b.refund(Which::HostShare, share.cost_ns(len));
+    }
+    Verdict::Drop {
+        uplink,
+        host: over_share,
+    }
 }
 
 /// The host table's key: an agency and direction ([`agency_slot`]) and a host's address.

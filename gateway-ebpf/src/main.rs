@@ -22,10 +22,10 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use gateway_common::{
-    AgencyRef, Bucket, Buckets, Config, Counters, Direction, Gcra, HostCount, HostKey, HostState,
-    Limit, LimitEntry, MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, Reason, SlotId,
-    UplinkBucket, VLAN_SLOTS, Verdict, Which, agency_slot, by_host, forward, host_window, mask_v6,
-    qinq_key, unclassified,
+    AgencyRef, Bucket, Buckets, Config, Counters, Direction, Gcra, HostAdmit, HostCount, HostKey,
+    HostState, Limit, LimitEntry, MAX_AGENCIES, PORT_TO_LAN, PORT_TO_WAN, QINQ_ENTRIES, Reason,
+    SlotId, UplinkBucket, VLAN_SLOTS, Verdict, Which, agency_slot, by_host, forward, host_admit,
+    host_settle, host_window, mask_v6, qinq_key, unclassified,
 };
 
 // Each map's static is named as `gateway_common::map` names it: the name in the object,
@@ -418,22 +418,35 @@ fn police(
         host: core::ptr::null_mut(),
     };
     let rates = entry.at(now);
-    if !by_host(rates) {
-        let v = gateway_common::police(rates, uplink, now, len, false, &mut buckets);
-        return (v, HostUse::Off);
+    // The agency's buckets are written out once, for frames with a host and without: each
+    // copy would be walked by the verifier on its own.
+    let mut host = HostUse::Off;
+    let mut hosts = 0;
+    let mut over_share = false;
+    if by_host(rates) {
+        host = HostUse::Hostless;
+        let found = match host_key(ctx, dir, slot, proto, off, config.host_ipv6_prefix) {
+            Some(key) => host_entry(&key),
+            None => None,
+        };
+        if let Some((state, new)) = found {
+            host = HostUse::Host { state, new };
+            hosts = active_hosts(slot, state, now);
+            buckets.host = state;
+            match host_admit(rates, now, len, hosts, &mut buckets) {
+                HostAdmit::OverCeiling => return (HostAdmit::DROP, host),
+                HostAdmit::Admit { over_share: o } => over_share = o,
+            }
+        }
     }
-    let found = match host_key(ctx, dir, slot, proto, off, config.host_ipv6_prefix) {
-        Some(key) => host_entry(&key),
-        None => None,
-    };
-    let Some((state, new)) = found else {
-        let v = gateway_common::police(rates, uplink, now, len, false, &mut buckets);
-        return (v, HostUse::Hostless);
-    };
-    let hosts = active_hosts(slot, state, now);
-    buckets.host = state;
-    let v = gateway_common::police_host(rates, uplink, now, len, hosts, &mut buckets);
-    (v, HostUse::Host { state, new })
+    let v = gateway_common::police(rates, uplink, now, len, over_share, &mut buckets);
+    match host {
+        HostUse::Host { .. } => (
+            host_settle(rates, len, hosts, over_share, v, &mut buckets),
+            host,
+        ),
+        _ => (v, host),
+    }
 }
 
 /// The host a frame belongs to: the inner IP address after the tags, the source going up
