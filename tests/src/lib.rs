@@ -30,6 +30,7 @@ pub mod frames;
 pub mod gateway;
 pub mod htb;
 pub mod http;
+pub mod iperf;
 pub mod netns;
 pub mod plot;
 pub mod policy_text;

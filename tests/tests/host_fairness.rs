@@ -21,7 +21,7 @@ use gateway_common::{Direction, HostKey, HostState, map};
 use opd_testbed::{
     AgencyText, Bed, Forwarding, Limit, PolicyText, Process, SimNetwork,
     frames::{self, Frame},
-    sh,
+    iperf, sh,
     traffic::{self, Flood},
 };
 
@@ -117,59 +117,12 @@ impl Samples {
     }
 }
 
-/// Jain's fairness index of `x`: 1 when all are equal, 1/n when one has everything.
-fn jain(x: &[f64]) -> f64 {
-    let sum: f64 = x.iter().sum();
-    let squares: f64 = x.iter().map(|v| v * v).sum();
-    sum * sum / (x.len() as f64 * squares)
-}
-
 /// An iperf3 server on the agency's side for one test, that does not report.
 fn iperf_server(net: &SimNetwork, addr: Ipv4Addr, port: u16) -> Process {
     let mut c = net.vlan(VID).agency_side.command("iperf3");
     c.args(["-s", "-1", "-B", &addr.to_string(), "-p", &port.to_string()])
         .stdout(Stdio::null());
     Process::spawn(c, "iperf3 server")
-}
-
-/// An iperf3 server on the agency's side for one test: what it received (TCP payload,
-/// bits/s) in each half second from the start of the test, as (start s, bits/s).
-fn iperf_receiver(net: &SimNetwork, addr: Ipv4Addr, port: u16) -> JoinHandle<Vec<(f64, f64)>> {
-    let mut c = net.vlan(VID).agency_side.command("iperf3");
-    c.args(["-s", "-1", "-J", "-i", "0.5"]).args([
-        "-B",
-        &addr.to_string(),
-        "-p",
-        &port.to_string(),
-    ]);
-    std::thread::spawn(move || {
-        let out = sh(&mut c);
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("iperf3 server JSON");
-        json["intervals"]
-            .as_array()
-            .expect("iperf3 intervals")
-            .iter()
-            .map(|i| {
-                let sum = &i["sum"];
-                (
-                    sum["start"].as_f64().expect("interval start"),
-                    sum["bits_per_second"].as_f64().expect("interval rate"),
-                )
-            })
-            .collect()
-    })
-}
-
-/// The mean of the half-second rates that start in `[from, to)` s, Mbps.
-fn mean_rate(bins: &[(f64, f64)], from: f64, to: f64) -> f64 {
-    let got: Vec<f64> = bins
-        .iter()
-        .filter(|(t, _)| *t >= from - 1e-3 && *t < to - 1e-3)
-        .map(|(_, r)| *r)
-        .collect();
-    assert!(!got.is_empty(), "no iperf3 interval in [{from}, {to}) s");
-    got.iter().sum::<f64>() / got.len() as f64 / MBPS
 }
 
 /// An iperf3 client on the upstream side sending to `addr` (a download for the agency)
@@ -231,7 +184,7 @@ fn three_hosts(hosts: &str, download: Limit) -> ThreeHosts {
     let receivers: Vec<_> = addrs
         .iter()
         .enumerate()
-        .map(|(i, &a)| iperf_receiver(net, a, 5201 + i as u16))
+        .map(|(i, &a)| iperf::receiver(&net.vlan(VID).agency_side, a, 5201 + i as u16))
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let sampler = Sampler::start(net);
@@ -249,7 +202,7 @@ fn three_hosts(hosts: &str, download: Limit) -> ThreeHosts {
         .into_iter()
         .map(|r| r.join().expect("an iperf3 server"))
         .collect();
-    let busy = [0, 1, 2].map(|i| mean_rate(&got[i], 3.0, 9.5));
+    let busy = [0, 1, 2].map(|i| iperf::mean_rate(&got[i], 3.0, 9.5));
     let frames = (hosts == "fair").then(|| {
         [0, 1, 2].map(|i| {
             samples.rate(
@@ -260,15 +213,15 @@ fn three_hosts(hosts: &str, download: Limit) -> ThreeHosts {
         })
     });
     let alone = [
-        mean_rate(&got[0], 10.0, 11.0),
-        mean_rate(&got[0], 11.0, 12.0),
-        mean_rate(&got[0], 12.0, 15.5),
+        iperf::mean_rate(&got[0], 10.0, 11.0),
+        iperf::mean_rate(&got[0], 11.0, 12.0),
+        iperf::mean_rate(&got[0], 12.0, 15.5),
     ];
     eprintln!(
         "hosts = \"{hosts}\": A (16 flows), B, C (1 each) goodput {busy:.2?} Mbps, Jain {:.3}; \
          as frames at the gateway {frames:.2?}; A alone after B and C stopped at 10 s: \
          {alone:.2?} Mbps goodput (1st second, 2nd second, 12–15.5 s)",
-        jain(&busy),
+        iperf::jain(&busy),
     );
     ThreeHosts {
         busy,
@@ -291,7 +244,7 @@ fn hosts_with_many_flows_and_with_one_get_equal_shares() {
             r.busy[0],
             r.busy[1],
             r.busy[2],
-            jain(&r.busy)
+            iperf::jain(&r.busy)
         );
     }
     let mut failures = Vec::new();
@@ -305,8 +258,11 @@ fn hosts_with_many_flows_and_with_one_get_equal_shares() {
             ));
         }
     }
-    if jain(&frames) < 0.98 {
-        failures.push(format!("fair: Jain's index {:.3} < 0.98", jain(&frames)));
+    if iperf::jain(&frames) < 0.98 {
+        failures.push(format!(
+            "fair: Jain's index {:.3} < 0.98",
+            iperf::jain(&frames)
+        ));
     }
     // Two ticks after B and C stop, A has the agency's rate.
     let second = fair.alone[1] * FRAME / PAYLOAD;
@@ -450,7 +406,7 @@ fn many_hosts(n: u32, rate_mbps: f64) {
         mean / 1e3,
         (low / mean - 1.0) * 100.0,
         (high / mean - 1.0) * 100.0,
-        jain(&rates)
+        iperf::jain(&rates)
     );
     assert!(
         offered >= 1.5 * rate_mbps,

@@ -7,7 +7,6 @@ use std::{
     fmt::Write as _,
     net::Ipv4Addr,
     process::Stdio,
-    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -20,9 +19,9 @@ use opd_gateway::{
     policy,
 };
 use opd_testbed::{
-    AgencyText, Bed, Forwarding, Limit, PolicyText, SimNetwork, env_path,
+    AgencyText, Bed, Forwarding, Limit, PolicyText, env_path,
     frames::{self, Frame},
-    sh,
+    iperf, sh,
 };
 
 use crate::{ROUNDS, stats::Stats};
@@ -106,20 +105,6 @@ fn ns_per_frame(prog: &Xdp, frames: &[Vec<u8>]) -> f64 {
     ns as f64 / FRAMES as f64
 }
 
-/// Mean ns per frame of one frame run `REPEAT` times in one BPF_PROG_TEST_RUN, as section 1
-/// measures: the same host every time, its entry hot in the cache.
-fn ns_repeated(prog: &Xdp, frame: &[u8]) -> f64 {
-    const REPEAT: u32 = 2_000_000;
-    let r = prog
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            repeat: REPEAT,
-            ..Default::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    r.duration.as_nanos() as f64
-}
-
 fn new_hosts(dp: &Dataplane) -> u64 {
     dp.counters()
         .agency(0, Direction::Upload)
@@ -183,9 +168,15 @@ fn costs(empty: &Xdp) -> Vec<CostRow> {
     let mut repeated: [Vec<f64>; 3] = Default::default();
     for _ in 0..ROUNDS {
         let f = &planes[1].1[0];
-        repeated[0].push(ns_repeated(empty, f));
-        repeated[1].push(ns_repeated(planes[0].0.program(LAN_PROGRAM).unwrap(), f));
-        repeated[2].push(ns_repeated(planes[1].0.program(LAN_PROGRAM).unwrap(), f));
+        repeated[0].push(crate::program::ns_per_frame(empty, f));
+        repeated[1].push(crate::program::ns_per_frame(
+            planes[0].0.program(LAN_PROGRAM).unwrap(),
+            f,
+        ));
+        repeated[2].push(crate::program::ns_per_frame(
+            planes[1].0.program(LAN_PROGRAM).unwrap(),
+            f,
+        ));
     }
     let e_again = Stats::of(repeated[0].clone());
     let [e, sh, fa] = repeated.map(Stats::of);
@@ -295,42 +286,6 @@ fn tick(hosts: &str, per_agency: usize) -> (Stats, Option<Stats>) {
 
 const VID: u16 = 110;
 
-/// An iperf3 server for one test on `addr`: TCP payload per half second as (start s, bits/s).
-fn receiver(net: &SimNetwork, addr: Ipv4Addr, port: u16) -> JoinHandle<Vec<(f64, f64)>> {
-    let mut c = net.vlan(VID).agency_side.command("iperf3");
-    c.args(["-s", "-1", "-J", "-i", "0.5"]).args([
-        "-B",
-        &addr.to_string(),
-        "-p",
-        &port.to_string(),
-    ]);
-    std::thread::spawn(move || {
-        let out = sh(&mut c);
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("iperf3 server JSON");
-        json["intervals"]
-            .as_array()
-            .expect("iperf3 intervals")
-            .iter()
-            .map(|i| {
-                (
-                    i["sum"]["start"].as_f64().unwrap_or(0.0),
-                    i["sum"]["bits_per_second"].as_f64().unwrap_or(0.0),
-                )
-            })
-            .collect()
-    })
-}
-
-fn mean(bins: &[(f64, f64)], from: f64, to: f64) -> f64 {
-    let got: Vec<f64> = bins
-        .iter()
-        .filter(|(t, _)| *t >= from - 1e-3 && *t < to - 1e-3)
-        .map(|(_, r)| *r / 1e6)
-        .collect();
-    got.iter().sum::<f64>() / got.len().max(1) as f64
-}
-
 /// Host A with 16 CUBIC flows for 16 s, B and C with one each for 10 s, downloading through
 /// an agency of 20 Mbps whose hosts are `hosts`, `rtt_ms` from their servers.
 fn three_hosts(hosts: &'static str, rtt_ms: u64) -> Tcp {
@@ -350,7 +305,7 @@ fn three_hosts(hosts: &'static str, rtt_ms: u64) -> Tcp {
     let servers: Vec<_> = addrs
         .iter()
         .enumerate()
-        .map(|(i, &a)| receiver(net, a, 5201 + i as u16))
+        .map(|(i, &a)| iperf::receiver(&net.vlan(VID).agency_side, a, 5201 + i as u16))
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let clients: Vec<_> = [(16, 16), (1, 10), (1, 10)]
@@ -377,16 +332,11 @@ fn three_hosts(hosts: &'static str, rtt_ms: u64) -> Tcp {
     let tcp = Tcp {
         rtt_ms,
         hosts,
-        busy: [0, 1, 2].map(|i| mean(&got[i], 3.0, 9.5)),
-        alone: mean(&got[0], 11.0, 12.0),
+        busy: [0, 1, 2].map(|i| iperf::mean_rate(&got[i], 3.0, 9.5)),
+        alone: iperf::mean_rate(&got[0], 11.0, 12.0),
     };
     eprintln!("{}", tcp.line());
     tcp
-}
-
-fn jain(x: &[f64]) -> f64 {
-    let sum: f64 = x.iter().sum();
-    sum * sum / (x.len() as f64 * x.iter().map(|v| v * v).sum::<f64>())
 }
 
 pub fn run() -> Report {
@@ -438,7 +388,7 @@ impl Tcp {
             self.busy[0],
             self.busy[1],
             self.busy[2],
-            jain(&self.busy),
+            iperf::jain(&self.busy),
             self.alone
         )
     }
