@@ -197,8 +197,8 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
             let (verdict, host) = police(ctx, config, dir, slot, len, proto, off);
             match verdict {
                 Verdict::Drop { uplink, host: over } => {
-                    count(&OPD_AGENCY_STATS, slot, len, Counted::Dropped { uplink });
-                    count_host(slot, host, len, false, over);
+                    let c = count(&OPD_AGENCY_STATS, slot, len, Counted::Dropped { uplink });
+                    count_host(c, host, len, false, over);
                     xdp_action::XDP_DROP
                 }
                 Verdict::Pass {
@@ -207,7 +207,7 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                     excess,
                 } => {
                     let marked = congested && mark_ce(ctx, proto, off);
-                    count(
+                    let c = count(
                         &OPD_AGENCY_STATS,
                         slot,
                         len,
@@ -217,7 +217,7 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                             excess,
                         },
                     );
-                    count_host(slot, host, len, true, false);
+                    count_host(c, host, len, true, false);
                     pass(config, port)
                 }
             }
@@ -294,10 +294,16 @@ const UNPOLICED: Counted = Counted::Passed {
     excess: false,
 };
 
-/// Counts a frame by what happened to it.
+/// Counts a frame by what happened to it; the counters it counted in, for more.
 #[inline(always)]
-fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, what: Counted) {
-    if let Some(c) = map.get_ptr_mut(index) {
+fn count(
+    map: &PerCpuArray<Counters>,
+    index: u32,
+    len: u64,
+    what: Counted,
+) -> Option<*mut Counters> {
+    let ptr = map.get_ptr_mut(index);
+    if let Some(c) = ptr {
         // SAFETY: per-CPU value, and XDP runs with preemption off: no other writer.
         let c = unsafe { &mut *c };
         match what {
@@ -327,6 +333,7 @@ fn count(map: &PerCpuArray<Counters>, index: u32, len: u64, what: Counted) {
             }
         }
     }
+    ptr
 }
 
 /// Which host a frame of an agency was policed as.
@@ -341,12 +348,11 @@ enum HostUse {
     Host { state: *mut HostState, new: bool },
 }
 
-/// Counts a frame by its host, and in its agency's counters how it was policed.
+/// Counts a frame by its host, and in its agency's counters `c` (as [`count`] found them)
+/// how it was policed.
 #[inline(always)]
-fn count_host(slot: u32, host: HostUse, len: u64, passed: bool, over: bool) {
-    let Some(c) = OPD_AGENCY_STATS.get_ptr_mut(slot) else {
-        return;
-    };
+fn count_host(c: Option<*mut Counters>, host: HostUse, len: u64, passed: bool, over: bool) {
+    let Some(c) = c else { return };
     // SAFETY: per-CPU value, as in `count`.
     let c = unsafe { &mut *c };
     match host {
