@@ -239,7 +239,12 @@ impl Controller {
                 let rates = plan::rates(l, a.hosts, l.guaranteed, limit, shared);
                 self.applied.set_rates(plane, t.slot, dir, rates, expires)?;
                 (f.allocated, f.limit) = (division.rates[i], limit);
-                f.hosts = plane.active_hosts(t.slot, dir, now_ns)?;
+                // Counted by the data plane only for agencies that police by host.
+                f.hosts = if gateway_common::by_host(&rates) {
+                    plane.active_hosts(t.slot, dir, now_ns)?
+                } else {
+                    0
+                };
             }
         }
         if measure {

@@ -115,6 +115,15 @@ fn row(start: i64, agency: &str, secs: u32, down_passed: u64) -> Row {
     }
 }
 
+/// A minute of the one agency dinkes (guaranteed 10 Mbps) with these rows.
+fn dinkes_minute(rows: Vec<Row>) -> Minute {
+    Minute {
+        site: site(),
+        agencies: vec![agency("dinkes", "Dinas Kesehatan", 10_000)],
+        rows,
+    }
+}
+
 fn site() -> SiteInfo {
     SiteInfo {
         name: "Diskominfo".into(),
@@ -166,17 +175,12 @@ mod tempdir {
 #[test]
 fn minutes_roll_up_into_five_minute_rows_weighted_by_the_seconds_recorded() {
     let (_dir, mut store) = temp_store("rollup");
-    let m = |rows| Minute {
-        site: site(),
-        agencies: vec![agency("dinkes", "Dinas Kesehatan", 10_000)],
-        rows,
-    };
     // 300 s window starting at 1_790_000_100: four full minutes at 1..4 Mbps, and one
     // minute recorded for 30 s at 10 Mbps.
     let w = 1_790_000_100;
     for i in 0..4 {
         store
-            .write(&m(vec![row(
+            .write(&dinkes_minute(vec![row(
                 w + 60 * i,
                 "dinkes",
                 60,
@@ -185,7 +189,7 @@ fn minutes_roll_up_into_five_minute_rows_weighted_by_the_seconds_recorded() {
             .unwrap();
     }
     store
-        .write(&m(vec![row(w + 240, "dinkes", 30, 10_000)]))
+        .write(&dinkes_minute(vec![row(w + 240, "dinkes", 30, 10_000)]))
         .unwrap();
     let five = store.fives("dinkes", w, w + 300).unwrap();
     assert_eq!(five.len(), 1);
@@ -202,21 +206,16 @@ fn minutes_roll_up_into_five_minute_rows_weighted_by_the_seconds_recorded() {
 #[test]
 fn a_restart_mid_minute_adds_to_the_same_row() {
     let (dir, mut store) = temp_store("restart");
-    let m = |rows| Minute {
-        site: site(),
-        agencies: vec![agency("dinkes", "Dinas Kesehatan", 10_000)],
-        rows,
-    };
     let start = 1_790_000_100;
     // The daemon stops 20 s into the minute at 3 Mbps …
     store
-        .write(&m(vec![row(start, "dinkes", 20, 3_000)]))
+        .write(&dinkes_minute(vec![row(start, "dinkes", 20, 3_000)]))
         .unwrap();
     drop(store);
     // … a new one opens the same store and records the other 40 s at 6 Mbps.
     let mut store = Store::open(&path_in(dir.path()), Duration::from_secs(60)).unwrap();
     store
-        .write(&m(vec![row(start, "dinkes", 40, 6_000)]))
+        .write(&dinkes_minute(vec![row(start, "dinkes", 40, 6_000)]))
         .unwrap();
     let rows = store.minutes("dinkes", start, start + 60).unwrap();
     assert_eq!(rows.len(), 1);
@@ -362,18 +361,13 @@ fn made_up_regency_stays_within_ceilings() {
 #[test]
 fn minutes_recorded_twice_after_the_clock_went_back_keep_their_bits_and_no_share_above_all() {
     let (_dir, mut store) = temp_store("twice");
-    let m = |rows| Minute {
-        site: site(),
-        agencies: vec![agency("dinkes", "Dinas Kesehatan", 10_000)],
-        rows,
-    };
     let start = 1_790_000_100;
     // A full minute at 3 Mbps held back half of it, then the same minute again at 5 Mbps.
     store
-        .write(&m(vec![row(start, "dinkes", 60, 3_000)]))
+        .write(&dinkes_minute(vec![row(start, "dinkes", 60, 3_000)]))
         .unwrap();
     store
-        .write(&m(vec![row(start, "dinkes", 60, 5_000)]))
+        .write(&dinkes_minute(vec![row(start, "dinkes", 60, 5_000)]))
         .unwrap();
     let r = &store.minutes("dinkes", start, start + 60).unwrap()[0];
     assert_eq!(r.secs, 60);
