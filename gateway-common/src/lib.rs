@@ -887,8 +887,11 @@ pub struct Counters {
     pub host_dropped_packets: u64,
     /// Hosts entered into the host table (a new host, or one that had aged out).
     pub new_hosts: u64,
+    /// Dropped bytes of TCP segments (counted in `dropped_bytes` too): their senders send
+    /// them again, so in the download direction they cross the uplink twice.
+    pub tcp_dropped_bytes: u64,
 }
-const _: () = assert!(size_of::<Counters>() == 96);
+const _: () = assert!(size_of::<Counters>() == 104);
 
 impl Counters {
     /// What was counted since `earlier` (wrapping: a counter that wrapped still gives the
@@ -911,6 +914,9 @@ impl Counters {
                 .host_dropped_packets
                 .wrapping_sub(earlier.host_dropped_packets),
             new_hosts: self.new_hosts.wrapping_sub(earlier.new_hosts),
+            tcp_dropped_bytes: self
+                .tcp_dropped_bytes
+                .wrapping_sub(earlier.tcp_dropped_bytes),
         }
     }
 
@@ -931,6 +937,7 @@ impl Counters {
             .host_dropped_packets
             .wrapping_add(other.host_dropped_packets);
         self.new_hosts = self.new_hosts.wrapping_add(other.new_hosts);
+        self.tcp_dropped_bytes = self.tcp_dropped_bytes.wrapping_add(other.tcp_dropped_bytes);
     }
 }
 
@@ -966,11 +973,42 @@ pub struct Config {
     pub forward: u32,
     /// IPv6 hosts are told apart by this many leading bits of their address (0–128).
     pub host_ipv6_prefix: u32,
-    /// What all agencies together may pass, per [`Direction`] (capacity − headroom). A rate
-    /// of zero: no limit.
+    /// What all agencies together may pass, per [`Direction`] (capacity − headroom), when
+    /// no daemon says otherwise. A rate of zero: no limit.
     pub uplink: [Limit; 2],
+    /// What the control loop lets all agencies together pass this tick, per [`Direction`]:
+    /// in the download direction less than `uplink` while dropped TCP frames, which will be
+    /// sent again, need room on the uplink. In force while `bpf_ktime_get_ns()` is below
+    /// `uplink_expires_ns` (0: never), so a stopped daemon's correction lapses with its
+    /// rates.
+    pub uplink_dynamic: [Limit; 2],
+    pub uplink_expires_ns: u64,
 }
-const _: () = assert!(size_of::<Config>() == 48);
+const _: () = assert!(size_of::<Config>() == 88);
+
+impl Config {
+    /// What all agencies together may pass in `dir` at `now_ns`: the control loop's rate
+    /// until it expires, then the fixed one. Chosen without a branch: a branch choosing
+    /// between two places in the map value would double every path the verifier walks
+    /// after it.
+    #[inline(always)]
+    pub fn uplink_at(&self, dir: Direction, now_ns: u64) -> Limit {
+        let i = match dir {
+            Direction::Upload => 0,
+            Direction::Download => 1,
+        };
+        // All ones while `now_ns` < `uplink_expires_ns` (both far below 2^63), else zero.
+        let dynamic = ((now_ns.wrapping_sub(self.uplink_expires_ns) as i64) >> 63) as u64;
+        let pick = |d: u64, f: u64| (d & dynamic) | (f & !dynamic);
+        Limit {
+            ns_per_byte_fp: pick(
+                self.uplink_dynamic[i].ns_per_byte_fp,
+                self.uplink[i].ns_per_byte_fp,
+            ),
+            burst_ns: pick(self.uplink_dynamic[i].burst_ns, self.uplink[i].burst_ns),
+        }
+    }
+}
 
 /// An agency id as stored per slot: UTF-8, zero-padded; all zero for a free slot.
 #[repr(C)]
@@ -1040,6 +1078,31 @@ mod tests {
         // 8 kbps, a 256 KiB multi-buffer frame: no overflow.
         let l = Limit::from_rate(8_000, 0);
         assert_eq!(l.cost_ns(262_144), 262_144_000_000);
+    }
+
+    #[test]
+    fn the_control_loops_uplink_rate_holds_until_it_expires() {
+        let fixed = Limit::from_rate(99_000_000, 1_237_500);
+        let dynamic = Limit::from_rate(94_000_000, 1_175_000);
+        let mut c = Config {
+            uplink: [Limit::from_rate(50_000_000, 625_000), fixed],
+            uplink_dynamic: [Limit::from_rate(40_000_000, 500_000), dynamic],
+            uplink_expires_ns: 0,
+            ..Config::default()
+        };
+        assert_eq!(c.uplink_at(Direction::Download, 5), fixed, "never set");
+        c.uplink_expires_ns = 10_000_000_000;
+        assert_eq!(c.uplink_at(Direction::Download, 0), dynamic);
+        assert_eq!(c.uplink_at(Direction::Download, 9_999_999_999), dynamic);
+        assert_eq!(c.uplink_at(Direction::Download, 10_000_000_000), fixed);
+        assert_eq!(
+            c.uplink_at(Direction::Upload, 1),
+            Limit::from_rate(40_000_000, 500_000)
+        );
+        assert_eq!(
+            c.uplink_at(Direction::Upload, 20_000_000_000),
+            Limit::from_rate(50_000_000, 625_000)
+        );
     }
 
     #[test]

@@ -194,10 +194,17 @@ fn gateway(ctx: &XdpContext, dir: Direction, port: u32) -> u32 {
                 }
             };
             let slot = agency_slot(agency, dir);
+            // Read before policing, and never branched on: the verifier then walks the
+            // policing paths once, not once per outcome of the read.
+            let tcp = tcp_bytes(ctx, proto, off, len);
             let (verdict, host) = police(ctx, config, dir, slot, len, proto, off);
             match verdict {
                 Verdict::Drop { uplink, host: over } => {
                     let c = count(&OPD_AGENCY_STATS, slot, len, Counted::Dropped { uplink });
+                    if let Some(c) = c {
+                        // SAFETY: per-CPU value, as in `count`.
+                        unsafe { (*c).tcp_dropped_bytes += tcp };
+                    }
                     count_host(c, host, len, false, over);
                     xdp_action::XDP_DROP
                 }
@@ -284,6 +291,25 @@ fn mark_ce(ctx: &XdpContext, proto: u16, off: usize) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// `len` if a frame whose network header (EtherType `proto`) starts at `off` carries TCP
+/// (IPv4's protocol or IPv6's next header; extension headers are not followed), else 0.
+/// Without a branch but the read's bounds check: it runs on every drop path the verifier
+/// walks.
+#[inline(always)]
+fn tcp_bytes(ctx: &XdpContext, proto: u16, off: usize, len: u64) -> u64 {
+    const IPPROTO_TCP: u64 = 6;
+    // 1 if `x` is zero, else 0.
+    let zero = |x: u64| x.wrapping_sub(1) >> 63;
+    let v4 = zero(u64::from(proto ^ ETH_P_IP));
+    let v6 = zero(u64::from(proto ^ ETH_P_IPV6));
+    // IPv4's protocol is its 10th byte, IPv6's next header its 7th.
+    let at = off + 9 - 3 * v6 as usize;
+    match read::<u8>(ctx, at) {
+        Some(p) => len * (v4 | v6) * zero(u64::from(p) ^ IPPROTO_TCP),
+        None => 0,
     }
 }
 
@@ -410,13 +436,10 @@ fn police(
     ) else {
         return DROP;
     };
-    let uplink = match dir {
-        Direction::Upload => &config.uplink[0],
-        Direction::Download => &config.uplink[1],
-    };
     // One clock read per frame.
     // SAFETY: no arguments.
     let now = unsafe { bpf_ktime_get_ns() };
+    let uplink = &config.uplink_at(dir, now);
     let mut buckets = Atomic {
         agency,
         // SAFETY: a field of a live map value.

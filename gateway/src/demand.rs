@@ -17,6 +17,8 @@ pub struct Flow {
     pub offered_rate: u64,
     pub passed_rate: u64,
     pub dropped_rate: u64,
+    /// Of the dropped, TCP segments (sent again by their senders), bits/s.
+    pub tcp_dropped_rate: u64,
     /// Passed beyond its guarantee over the last measured tick, bits/s.
     pub borrowed_rate: u64,
     /// Its share of the uplink by need this tick, bits/s.
@@ -48,6 +50,7 @@ impl Flow {
         let d = counters.since(&self.counted);
         self.passed_rate = rate(d.passed_bytes);
         self.dropped_rate = rate(d.dropped_bytes);
+        self.tcp_dropped_rate = rate(d.tcp_dropped_bytes);
         self.offered_rate = rate(d.passed_bytes.wrapping_add(d.dropped_bytes));
         self.borrowed_rate = rate(d.borrowed_bytes);
         self.demand = allocator::smooth_demand(self.demand, self.offered_rate);

@@ -2,7 +2,7 @@
 //! moved, and the policer's arithmetic. Needs root; run by `cargo xtask test`.
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use gateway_common::{Counters, Direction, Rates, Reason};
+use gateway_common::{Counters, Direction, PerDirection, Rates, Reason};
 use opd_gateway::{
     control,
     dataplane::{Dataplane, LAN_PROGRAM, WAN_PROGRAM},
@@ -722,4 +722,93 @@ fn beyond_its_share_an_agency_takes_excess_only_while_the_uplink_is_half_free() 
         c.uplink_dropped_bytes, c.dropped_bytes,
         "the rest refused for want of uplink: {c:?}"
     );
+}
+
+/// `frame` (single-tagged, network header at byte 18) with its IP protocol set to TCP.
+fn as_tcp(mut frame: Vec<u8>) -> Vec<u8> {
+    match frame[18] >> 4 {
+        4 => frame[18 + 9] = 6,
+        6 => frame[18 + 6] = 6,
+        v => panic!("IP version {v}"),
+    }
+    frame
+}
+
+#[test]
+fn the_control_loops_uplink_rate_holds_until_it_expires() {
+    let p = small_uplink();
+    let (mut dp, mut applied) = load_applied(&p);
+    let expires = control::monotonic_ns() + 60_000_000_000;
+    // wifi may borrow 80 Mbps downloading (a 1 MB bucket): only the uplink holds it.
+    let wifi = Rates {
+        borrow: bucket(80_000_000, 1_000_000),
+        ..Default::default()
+    };
+    applied
+        .set_rates(&mut dp, 1, Direction::Download, wifi, expires)
+        .unwrap();
+    let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 120).bytes();
+    // The control loop divides 4 Mbps of the 8 downloading (its bucket 100 ms deep: 50
+    // kB), the 8 Mbps uploading.
+    let usable = p.site.usable(Direction::Upload);
+    let bps = PerDirection::new(usable, 4_000_000);
+    applied.set_uplink(&mut dp, bps, expires).unwrap();
+    let (passed, c) = send(&dp, WAN_PROGRAM, &frame, 100, 1);
+    assert!(
+        (49..=52).contains(&passed),
+        "{passed} frames passed; the 4 Mbps uplink holds about 50: {c:?}"
+    );
+    // Once the control loop's rate expires, the uplink is the capacity less headroom
+    // again: its bucket (full: 100 ms of debt at either rate) refills at 8 Mbps, a frame
+    // per ms, where 4 Mbps would refill one per 2 ms.
+    applied
+        .set_uplink(&mut dp, bps, control::monotonic_ns())
+        .unwrap();
+    let start = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let (passed, c) = send(&dp, WAN_PROGRAM, &frame, 100, 1);
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    assert!(
+        passed as f64 >= 0.85 * ms && passed as f64 <= ms + 2.0,
+        "{passed} frames passed {ms:.1} ms after the control loop's rate expired; at 8 Mbps about {ms:.0}: {c:?}"
+    );
+}
+
+#[test]
+fn dropped_tcp_segments_are_counted_apart() {
+    let p = small_uplink();
+    let (mut dp, mut applied) = load_applied(&p);
+    let expires = control::monotonic_ns() + 60_000_000_000;
+    // kantor: 1 Mbps downloading, ten 1000-byte frames deep, nothing to borrow.
+    applied
+        .set_rates(
+            &mut dp,
+            0,
+            Direction::Download,
+            guaranteed(1_000_000, 10_000),
+            expires,
+        )
+        .unwrap();
+    let udp = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 110).bytes();
+    let tcp4 = as_tcp(udp.clone());
+    let tcp6 = as_tcp(Frame::ipv6_udp(1000 - 66).tag(frames::CTAG, 110).bytes());
+    // The bucket empties; then every frame is dropped, and only TCP's count as resent.
+    let (passed, _) = send(&dp, WAN_PROGRAM, &udp, 20, 0);
+    assert!((10..=11).contains(&passed), "{passed}");
+    let (passed, c) = send(&dp, WAN_PROGRAM, &udp, 10, 0);
+    assert_eq!(
+        (passed, c.dropped_bytes, c.tcp_dropped_bytes),
+        (0, 10_000, 0)
+    );
+    let (passed, c) = send(&dp, WAN_PROGRAM, &tcp4, 10, 0);
+    assert_eq!(passed, 0);
+    assert_eq!((c.dropped_bytes, c.tcp_dropped_bytes), (10_000, 10_000));
+    let (passed, c) = send(&dp, WAN_PROGRAM, &tcp6, 5, 0);
+    assert_eq!(passed, 0);
+    assert_eq!((c.dropped_bytes, c.tcp_dropped_bytes), (5_000, 5_000));
+    // A frame too short to hold the protocol's byte is not counted as TCP.
+    let short = as_tcp(udp.clone())[..18 + 8].to_vec();
+    let (passed, c) = send(&dp, WAN_PROGRAM, &short, 3, 0);
+    assert_eq!(passed, 0);
+    assert_eq!(c.tcp_dropped_bytes, 0, "{c:?}");
 }

@@ -12,7 +12,7 @@ use gateway_common::{
 use crate::{
     allocator::{self, Share},
     dataplane::{Contents, Dataplane, DataplaneError, MapWrite},
-    policy::{Agency, Fallback, Forwarding, Hosts, Limits, Policy, Site, Unclassified, defaults},
+    policy::{Agency, Fallback, Forwarding, Hosts, Limits, Policy, Unclassified, defaults},
 };
 
 /// What the control loop needs from a data plane.
@@ -94,9 +94,12 @@ impl Plan {
                 },
                 host_ipv6_prefix: policy.site.host_ipv6_prefix as u32,
                 uplink: [
-                    uplink_limit(&policy.site, Direction::Upload),
-                    uplink_limit(&policy.site, Direction::Download),
+                    uplink_limit(policy.site.usable(Direction::Upload)),
+                    uplink_limit(policy.site.usable(Direction::Download)),
                 ],
+                // Until the control loop's first division.
+                uplink_dynamic: [Limit::default(); 2],
+                uplink_expires_ns: 0,
             },
         }
     }
@@ -236,6 +239,29 @@ impl Applied {
             ..*old
         };
         self.carry_out(plane, &[MapWrite::Limit { slot, dir, entry }])
+    }
+
+    /// Sets what all agencies together may pass in each direction, bits/s (buckets as
+    /// [`uplink_limit`] makes them), until `expires_ns` (CLOCK_MONOTONIC); after that the
+    /// data plane falls back to the capacity less headroom on its own.
+    pub fn set_uplink(
+        &mut self,
+        plane: &mut impl Plane,
+        bps: PerDirection<u64>,
+        expires_ns: u64,
+    ) -> Result<(), DataplaneError> {
+        let Some(old) = self.contents.config else {
+            return Ok(());
+        };
+        let config = Config {
+            uplink_dynamic: [
+                uplink_limit(bps[Direction::Upload]),
+                uplink_limit(bps[Direction::Download]),
+            ],
+            uplink_expires_ns: expires_ns,
+            ..old
+        };
+        self.carry_out(plane, &[MapWrite::Config(config)])
     }
 }
 
@@ -382,8 +408,7 @@ pub fn host_shared(limits: &Limits, limit: u64, passed: u64) -> u64 {
 
 /// What all agencies together may pass in a direction: the usable capacity, as deep as
 /// the default burst.
-fn uplink_limit(site: &Site, dir: Direction) -> Limit {
-    let usable = site.usable(dir);
+pub fn uplink_limit(usable: u64) -> Limit {
     if usable == 0 {
         // Nothing to divide; a rate of zero would read as "no limit".
         return Limit::from_rate(1, 0);
