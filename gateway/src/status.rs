@@ -199,6 +199,17 @@ pub fn write_table(out: &mut impl Write, s: &Status) -> std::io::Result<()> {
                 0.0
             }
         )?;
+        let (divided, room) = (s.divided_bps[dir.index()], s.resend_room_bps[dir.index()]);
+        if room > 0 && divided < s.usable(dir) {
+            writeln!(
+                out,
+                "{:<9} divided {} of {} Mbps usable: {} Mbps kept for resent TCP segments",
+                "",
+                mbps(divided),
+                mbps(s.usable(dir)),
+                mbps(room)
+            )?;
+        }
     }
     writeln!(
         out,

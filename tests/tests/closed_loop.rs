@@ -11,7 +11,7 @@ use std::{
 };
 
 use opd_testbed::{
-    AgencyText, Bed, Forwarding, Limit, PolicyText,
+    AgencyText, Bed, Forwarding, Limit, Metrics, PolicyText,
     transfer::{Server, TRANSFER_PORT, fetch, iperf_downloads},
 };
 
@@ -101,4 +101,112 @@ fn busy_tcp_agencies_get_their_guarantees_and_fill_the_uplink() {
     );
     // bpbd is critical: it borrows before the standard tier.
     assert!(got[1] > got[0], "{got:?}");
+}
+
+/// The download counters of every agency, summed: passed and dropped bytes.
+fn download_bytes(m: &Metrics, agency: &str) -> (f64, f64) {
+    let labels = [("direction", "download"), ("agency", agency)];
+    (
+        m.sum("opd_gateway_agency_passed_bytes_total", &labels),
+        m.sum("opd_gateway_agency_dropped_bytes_total", &labels),
+    )
+}
+
+/// Busy TCP agencies on an oversubscribed 100 Mbps uplink, at a round trip of `rtt`: what
+/// the uplink carried in download (passed + dropped: a dropped frame has crossed it) and
+/// each agency's passed rate against its allocation, over the settled part of the run.
+fn resends_fit_the_uplink(rtt: Duration) {
+    let bed = Bed::start(&VIDS, Forwarding::Redirect, &policy(), "0s");
+    let net = &bed.net;
+    let _delays: Vec<_> = VIDS.iter().map(|&v| net.delay_upstream(v, rtt)).collect();
+    let names = ["dinkes", "bpbd", "wifi"];
+    let (settle, window) = (Duration::from_secs(5), Duration::from_secs(8));
+    let (first, last, allocated) = std::thread::scope(|s| {
+        let downloads = s.spawn(|| iperf_downloads(net, &VIDS, 4, 15, Duration::from_secs(1)));
+        std::thread::sleep(settle);
+        let first = Metrics::scrape(&net.gateway);
+        let t0 = Instant::now();
+        let mut allocated = vec![Vec::new(); names.len()];
+        while t0.elapsed() < window {
+            std::thread::sleep(Duration::from_millis(500));
+            let m = Metrics::scrape(&net.gateway);
+            for (i, a) in names.iter().enumerate() {
+                let labels = [("direction", "download"), ("agency", *a)];
+                let bps = m.sum("opd_gateway_agency_allocated_bytes_per_second", &labels) * 8.0;
+                allocated[i].push(bps);
+            }
+        }
+        let last = Metrics::scrape(&net.gateway);
+        let seconds = t0.elapsed().as_secs_f64();
+        downloads.join().expect("iperf3 downloads");
+        ((first, seconds), last, allocated)
+    });
+    let (first, seconds) = first;
+    let rate = |bytes: f64| bytes * 8.0 / seconds;
+    let mut carried = 0.0;
+    let mut lines = Vec::new();
+    let mut failures = Vec::new();
+    // (passed, mean allocation) per agency, bits/s.
+    let got: Vec<(f64, f64)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let (p0, d0) = download_bytes(&first, a);
+            let (p1, d1) = download_bytes(&last, a);
+            let (passed, dropped) = (rate(p1 - p0), rate(d1 - d0));
+            carried += passed + dropped;
+            let alloc = allocated[i].iter().sum::<f64>() / allocated[i].len() as f64;
+            lines.push(format!(
+                "{a}: passed {:.2} Mbps (allocated {:.2}), dropped {:.2}",
+                passed / 1e6,
+                alloc / 1e6,
+                dropped / 1e6
+            ));
+            (passed, alloc)
+        })
+        .collect();
+    // Each agency gets its allocation; beyond it only what the others leave of theirs (the
+    // division lets anyone borrow what is left unused, first come first served).
+    let left: f64 = got.iter().map(|(p, a)| (a - p).max(0.0)).sum();
+    for (a, &(passed, alloc)) in names.iter().zip(&got) {
+        if passed < 0.95 * alloc || passed > 1.05 * alloc + left {
+            failures.push(format!(
+                "{a} passed {:.2} Mbps: not within 5% of its allocation of {:.2} (+ {:.2} the others left)",
+                passed / 1e6,
+                alloc / 1e6,
+                left / 1e6
+            ));
+        }
+    }
+    let room = last
+        .value(
+            "opd_gateway_uplink_resend_room_bytes_per_second",
+            &[("direction", "download")],
+        )
+        .unwrap_or(f64::NAN)
+        * 8.0;
+    eprintln!(
+        "RTT {:?}, 4 CUBIC downloads per agency: uplink carried {:.2} Mbps of 100 (room for resends {:.2}); {}",
+        rtt,
+        carried / 1e6,
+        room / 1e6,
+        lines.join("; ")
+    );
+    if carried > 100e6 {
+        failures.push(format!(
+            "the uplink carried {:.2} Mbps in download, passed or dropped: more than the 100 purchased",
+            carried / 1e6
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn tcp_resends_fit_the_uplink_at_5_ms() {
+    resends_fit_the_uplink(Duration::from_millis(5));
+}
+
+#[test]
+fn tcp_resends_fit_the_uplink_at_40_ms() {
+    resends_fit_the_uplink(Duration::from_millis(40));
 }

@@ -51,6 +51,11 @@ pub struct Controller {
     /// CLOCK_MONOTONIC ns of the last measured tick.
     last_tick_ns: Option<u64>,
     ticks: u64,
+    /// Room kept on the uplink for TCP segments the gateway dropped, which their senders
+    /// send again (smoothed, bits/s; see [`resend_room`]).
+    resend_room: PerDirection<u64>,
+    /// What the last tick divided among the agencies, bits/s.
+    divided: PerDirection<u64>,
 }
 
 impl Controller {
@@ -70,6 +75,8 @@ impl Controller {
             applied: Applied::new(contents),
             last_tick_ns: None,
             ticks: 0,
+            resend_room: PerDirection::default(),
+            divided: PerDirection::from_fn(|d| policy.site.usable(d)),
         };
         c.switch(policy, plane)?;
         Ok(c)
@@ -221,7 +228,19 @@ impl Controller {
                 demand.push(f.demand);
                 limits.push(l);
             }
-            let division = allocator::divide(site.usable(dir), &shares, &demand);
+            // Download frames the gateway drops have crossed the uplink already, and TCP
+            // sends them again: what the agencies pass and what their senders resend must
+            // fit the purchased capacity together, or the provider's queue, not the
+            // division, decides who gets what.
+            let tcp_dropped = self.tracked.iter().map(|t| t.flows[dir].tcp_dropped_rate);
+            let room = &mut self.resend_room[dir];
+            if measure {
+                *room = resend_room(dir, *room, tcp_dropped.sum());
+            }
+            let guaranteed = limits.iter().map(|l| l.guaranteed).sum();
+            let budget = divisible(site, dir, *room, guaranteed);
+            self.divided[dir] = budget;
+            let division = allocator::divide(budget, &shares, &demand);
             let agencies = self.policy.agencies.iter();
             for (i, ((t, l), a)) in self
                 .tracked
@@ -247,6 +266,7 @@ impl Controller {
                 };
             }
         }
+        self.applied.set_uplink(plane, self.divided, expires)?;
         if measure {
             self.last_tick_ns = Some(now_ns);
         }
@@ -255,8 +275,37 @@ impl Controller {
 
     /// What the last tick measured and decided, for the metrics, the status and the log.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::new(&self.policy, &self.tracked, self.ticks)
+        Snapshot::new(
+            &self.policy,
+            &self.tracked,
+            self.ticks,
+            self.divided,
+            self.resend_room,
+        )
     }
+}
+
+/// The room to keep on the uplink in `dir` for resent TCP segments, given the last tick's
+/// `previous` room and the TCP segments the agencies' buckets dropped over the last tick,
+/// `tcp_dropped` (bits/s): rises at once, falls by half the difference per tick as demand
+/// does. Only downloads need it (an upload frame dropped at the gateway never reaches the
+/// uplink), and only TCP's drops count: a sender that slows down when its share shrinks
+/// is what the room makes room for — a UDP flood's drops would not shrink with it.
+pub fn resend_room(dir: Direction, previous: u64, tcp_dropped: u64) -> u64 {
+    match dir {
+        Direction::Upload => 0,
+        Direction::Download => allocator::smooth_demand(previous, tcp_dropped),
+    }
+}
+
+/// What is divided among the agencies in `dir`, bits/s: the capacity less the headroom, and
+/// less the room for resent segments where that is more than the headroom — but never
+/// less than the `guaranteed` rates in force (guarantees hold whatever else the uplink
+/// carries).
+pub fn divisible(site: &Site, dir: Direction, resend_room: u64, guaranteed: u64) -> u64 {
+    let usable = site.usable(dir);
+    let within = site.capacity[dir].saturating_sub(resend_room);
+    usable.min(within).max(guaranteed.min(usable))
 }
 
 /// The keys of [`Site`] a reload cannot change: they decide where and how the programs are

@@ -33,6 +33,11 @@ pub struct Snapshot {
     /// Purchased capacity and what is divided (capacity − headroom), bits/s.
     pub capacity: PerDirection<u64>,
     pub usable: PerDirection<u64>,
+    /// What the last tick divided: `usable`, or less in the download direction while
+    /// resent TCP segments need more room than the headroom leaves, bits/s.
+    pub divided: PerDirection<u64>,
+    /// Room kept for resent TCP segments (smoothed), bits/s.
+    pub resend_room: PerDirection<u64>,
     /// In policy order.
     pub agencies: Vec<AgencySnapshot>,
     /// Entries of the data plane's host table.
@@ -49,7 +54,13 @@ impl Snapshot {
             .sum()
     }
 
-    pub(super) fn new(policy: &Policy, tracked: &[Tracked], ticks: u64) -> Snapshot {
+    pub(super) fn new(
+        policy: &Policy,
+        tracked: &[Tracked],
+        ticks: u64,
+        divided: PerDirection<u64>,
+        resend_room: PerDirection<u64>,
+    ) -> Snapshot {
         let site = &policy.site;
         Snapshot {
             site: site.name.clone(),
@@ -58,6 +69,8 @@ impl Snapshot {
             tick: site.tick,
             capacity: site.capacity,
             usable: PerDirection::from_fn(|d| site.usable(d)),
+            divided,
+            resend_room,
             host_table: site.host_table,
             agencies: policy
                 .agencies

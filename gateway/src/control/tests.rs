@@ -52,16 +52,16 @@ impl SimPlane {
         *self.maps.limits[&(slot, dir)].at(now)
     }
 
-    fn uplink(&self, dir: Direction) -> Limit {
+    fn uplink(&self, dir: Direction, now: u64) -> Limit {
         self.maps
             .config
-            .map_or(Limit::default(), |c| c.uplink[dir.index()])
+            .map_or(Limit::default(), |c| c.uplink_at(dir, now))
     }
 
     /// One frame of `slot` at `t`, policed as the data plane polices it.
     fn police(&mut self, slot: u32, dir: Direction, t: u64, frame: u64) {
         let rates = self.effective(slot, dir, t);
-        let uplink = self.uplink(dir);
+        let uplink = self.uplink(dir, t);
         let mut buckets = Plain {
             agency: self.buckets.entry((slot, dir)).or_default(),
             uplink: self.uplink_tat.entry(dir).or_default(),
@@ -245,6 +245,78 @@ fn allocations_follow_need_and_fall_back_when_the_loop_stops() {
 
     // The static division never oversubscribes the uplink.
     assert!(fixed.iter().map(|r| r[UP]).sum::<u64>() <= c.policy().site.usable(Direction::Upload));
+}
+
+/// Adds to a slot's download counters one second of `passed` and `dropped` bits/s, of which
+/// `tcp` bits/s dropped TCP segments.
+fn count_download(plane: &mut SimPlane, slot: u32, passed: u64, dropped: u64, tcp: u64) {
+    let c = plane.counters.entry((slot, DOWN)).or_default();
+    c.passed_bytes += passed / 8;
+    c.dropped_bytes += dropped / 8;
+    c.tcp_dropped_bytes += tcp / 8;
+}
+
+const DOWN: Direction = Direction::Download;
+
+#[test]
+fn dropped_tcp_downloads_get_room_on_the_uplink_for_their_resends() {
+    let (mut plane, mut c, mut now) = started(10 * SECOND, 1, &[0, 0, 0]);
+    let usable = c.policy().site.usable(DOWN);
+    assert_eq!(c.snapshot().divided[DOWN], usable, "nothing dropped yet");
+    let slots: Vec<u32> = c.tracked().iter().map(|t| t.slot).collect();
+    // Every agency busy downloading over TCP; 6 Mbps of its segments dropped, which will
+    // cross the 100 Mbps uplink again: 94 Mbps is divided, where the headroom alone would
+    // leave 99.
+    let mut tick = |c: &mut Controller, plane: &mut SimPlane, dropped: u64, tcp: u64| {
+        for &slot in &slots {
+            count_download(plane, slot, 33_000_000, dropped / 3, tcp / 3);
+        }
+        now += SECOND;
+        c.tick(plane, now, MONDAY_10H).unwrap();
+        now
+    };
+    let at = tick(&mut c, &mut plane, 6_000_000, 6_000_000);
+    let s = c.snapshot();
+    assert_eq!(s.resend_room[DOWN], 6_000_000);
+    assert_eq!(s.divided[DOWN], 94_000_000);
+    assert_eq!(
+        s.divided[UP],
+        c.policy().site.usable(UP),
+        "uploads need no room"
+    );
+    let allocated: u64 = c.tracked().iter().map(|t| t.flows[DOWN].allocated).sum();
+    assert!(allocated <= 94_000_000, "{allocated}");
+    // The data plane's uplink bucket holds the agencies to it until the rates expire, then
+    // falls back to the usable capacity on its own.
+    let expiry = c.policy().site.expiry.as_nanos() as u64;
+    assert_eq!(plane.uplink(DOWN, at + 1), plan::uplink_limit(94_000_000));
+    assert_eq!(plane.uplink(UP, at + 1), plan::uplink_limit(usable));
+    assert_eq!(plane.uplink(DOWN, at + expiry), plan::uplink_limit(usable));
+    // The drops stop: the room falls by half the difference per tick, as demand does.
+    tick(&mut c, &mut plane, 0, 0);
+    assert_eq!(c.snapshot().resend_room[DOWN], 3_000_000);
+    assert_eq!(c.snapshot().divided[DOWN], 97_000_000);
+    tick(&mut c, &mut plane, 0, 0);
+    tick(&mut c, &mut plane, 0, 0);
+    assert_eq!(
+        c.snapshot().divided[DOWN],
+        usable,
+        "within the headroom again"
+    );
+    // A UDP flood's drops would not shrink with its share: they keep no room (what is
+    // left of the TCP room falls on).
+    let before = c.snapshot().resend_room[DOWN];
+    tick(&mut c, &mut plane, 60_000_000, 0);
+    tick(&mut c, &mut plane, 60_000_000, 0);
+    assert_eq!(c.snapshot().resend_room[DOWN], before / 4);
+    assert_eq!(c.snapshot().divided[DOWN], usable);
+    // However many TCP segments are dropped, the guarantees in force are divided.
+    tick(&mut c, &mut plane, 90_000_000, 90_000_000);
+    assert_eq!(
+        c.snapshot().divided[DOWN],
+        50_256_000,
+        "dinkes 20 + bpbd 30 + the 256 kbps every agency keeps"
+    );
 }
 
 #[test]

@@ -193,6 +193,12 @@ impl Exporter {
                     c.dropped_bytes,
                 );
                 f.counter(
+                    "opd_gateway_agency_tcp_dropped_bytes_total",
+                    "Of the dropped bytes, TCP segments: their senders send them again, so a dropped download segment crosses the uplink twice.",
+                    &labels,
+                    c.tcp_dropped_bytes,
+                );
+                f.counter(
                     "opd_gateway_agency_dropped_packets_total",
                     "The agency's frames dropped by its rate limit.",
                     &labels,
@@ -343,6 +349,18 @@ impl Exporter {
                 "Capacity minus headroom: what is divided among agencies.",
                 &labels,
                 usable as f64 / 8.0,
+            );
+            f.gauge(
+                "opd_gateway_uplink_divided_bytes_per_second",
+                "What the last tick divided among agencies: the usable capacity, or less in the download direction while the TCP segments the gateway drops (sent again over the uplink) need more room than the headroom leaves.",
+                &labels,
+                snapshot.divided[dir] as f64 / 8.0,
+            );
+            f.gauge(
+                "opd_gateway_uplink_resend_room_bytes_per_second",
+                "Room kept on the uplink for TCP segments the gateway dropped, which their senders send again (download only; smoothed over ticks).",
+                &labels,
+                snapshot.resend_room[dir] as f64 / 8.0,
             );
             f.gauge(
                 "opd_gateway_uplink_utilisation_ratio",

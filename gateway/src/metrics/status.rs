@@ -80,6 +80,12 @@ pub struct Status {
     /// Per direction: upload, download; bits/s.
     pub capacity_bps: [u64; 2],
     pub usable_bps: [u64; 2],
+    /// What the last tick divided (see [`Snapshot::divided`]), and the room it kept for
+    /// resent TCP segments; zero from a daemon that did not say.
+    #[serde(default)]
+    pub divided_bps: [u64; 2],
+    #[serde(default)]
+    pub resend_room_bps: [u64; 2],
     pub agencies: Vec<AgencyStatus>,
 }
 
@@ -93,6 +99,8 @@ impl Status {
             tick_ms: snapshot.tick.as_millis() as u64,
             capacity_bps: [snapshot.capacity.upload, snapshot.capacity.download],
             usable_bps: [snapshot.usable.upload, snapshot.usable.download],
+            divided_bps: [snapshot.divided.upload, snapshot.divided.download],
+            resend_room_bps: [snapshot.resend_room.upload, snapshot.resend_room.download],
             agencies: snapshot
                 .agencies
                 .iter()
