@@ -186,9 +186,169 @@ catalogue! {
         en: "one `key = value` per line, a comment after `#`, e.g. `lan = \"eth1\"  # trunk to the agencies`",
         id: "satu `kunci = nilai` per baris, komentar setelah `#`, mis. `lan = \"eth1\"  # trunk ke OPD`",
     }
+    SyntaxSingleQuote {
+        en: "a single quote `'` is missing around this text",
+        id: "tanda kutip tunggal `'` di sekitar teks ini kurang",
+    }
+    SyntaxCurlyQuote {
+        en: "“ ” and ‘ ’ are typographic quotes (from a word processor or a chat); TOML takes straight quotes `\"`",
+        id: "“ ” dan ‘ ’ adalah tanda kutip tipografi (dari pengolah kata atau aplikasi chat); TOML hanya menerima tanda kutip lurus `\"`",
+    }
+    SyntaxInnerQuote {
+        en: "a quote inside the text ends it early",
+        id: "tanda kutip di dalam teks mengakhiri teks terlalu awal",
+    }
+    SyntaxEscape {
+        en: "in double quotes a backslash starts an escape such as `\\n`, and `{escape}` is not one",
+        id: "di dalam tanda kutip ganda, backslash mengawali escape seperti `\\n`, dan `{escape}` bukan escape yang benar",
+    }
+    SyntaxEscapeHint {
+        en: "in single quotes a backslash stays as written: `{line}`",
+        id: "di dalam tanda kutip tunggal, backslash tetap seperti yang ditulis: `{line}`",
+    }
+    SyntaxEscapeDoubleHint {
+        en: "in double quotes write a backslash twice: `{line}`",
+        id: "di dalam tanda kutip ganda, tulis backslash dua kali: `{line}`",
+    }
+    SyntaxControl {
+        en: "an invisible control character ({code}) is here, which TOML does not allow",
+        id: "ada karakter kontrol tak terlihat ({code}) di sini, yang tidak diizinkan dalam TOML",
+    }
+    SyntaxControlHint {
+        en: "delete it: `{line}`",
+        id: "hapus karakter itu: `{line}`",
+    }
+    SyntaxLoneCr {
+        en: "a carriage return (CR) alone ends this line; Windows ends lines with CR LF, Linux with LF",
+        id: "carriage return (CR) saja mengakhiri baris ini; Windows mengakhiri baris dengan CR LF, Linux dengan LF",
+    }
+    SyntaxLoneCrHint {
+        en: "save the file with Windows or Linux line ends: in Notepad++, Edit > EOL Conversion; in vim, `:set fileformat=unix` then `:w`",
+        id: "simpan berkas dengan akhir baris Windows atau Linux: di Notepad++, Edit > EOL Conversion; di vim, `:set fileformat=unix` lalu `:w`",
+    }
+    SyntaxDottedTable {
+        en: "`{dotted}` adds to `{key}`, which is already written whole as `{ … }`",
+        id: "`{dotted}` menambah isi `{key}`, padahal `{key}` sudah ditulis utuh sebagai `{ … }`",
+    }
+    SyntaxDottedTableHint {
+        en: "write all of `{key}` in one `{ … }`, e.g. `{line}`",
+        id: "tulis seluruh isi `{key}` dalam satu `{ … }`, mis. `{line}`",
+    }
+    SyntaxDottedValue {
+        en: "`{key}` already has a value, so `{dotted}` cannot add to it",
+        id: "`{key}` sudah berisi nilai, jadi `{dotted}` tidak dapat menambah isinya",
+    }
+    SyntaxDateTime {
+        en: "`{value}` is not a valid date or time: {reason}",
+        id: "`{value}` bukan tanggal atau waktu yang benar: {reason}",
+    }
+    SyntaxDateTimeHint {
+        en: "dates and times are text in quotes here: `{line}`",
+        id: "di sini tanggal dan waktu ditulis sebagai teks dalam tanda kutip: `{line}`",
+    }
+    DateHour { en: "hours go from 00 to 23", id: "jam hanya dari 00 sampai 23" }
+    DateMinute { en: "minutes go from 00 to 59", id: "menit hanya dari 00 sampai 59" }
+    DateSecond { en: "seconds go from 00 to 60", id: "detik hanya dari 00 sampai 60" }
+    DateMonth { en: "months go from 01 to 12", id: "bulan hanya dari 01 sampai 12" }
+    DateDay {
+        en: "this month has days 01 to {max}",
+        id: "tanggal di bulan ini hanya 01 sampai {max}",
+    }
+    DateDigits {
+        en: "hours, minutes, months and days have two digits and years four, e.g. 07:00 and 2025-01-31",
+        id: "jam, menit, bulan dan tanggal ditulis dua angka dan tahun empat angka, mis. 07:00 dan 2025-01-31",
+    }
+    SyntaxNumber {
+        en: "`{value}` is not a number as TOML writes them: {reason}",
+        id: "`{value}` bukan penulisan angka yang benar dalam TOML: {reason}",
+    }
+    SyntaxNumberPlain {
+        en: "`{value}` is not a number as TOML writes them",
+        id: "`{value}` bukan penulisan angka yang benar dalam TOML",
+    }
+    NumberLeadingZero {
+        en: "no 0 before the first digit",
+        id: "angka tidak diawali 0",
+    }
+    NumberUnderscore {
+        en: "`_` goes only between two digits",
+        id: "`_` hanya boleh di antara dua angka",
+    }
+    NumberPoint {
+        en: "a decimal point has digits on both sides",
+        id: "titik desimal harus diapit angka di kedua sisinya",
+    }
+    SyntaxSeveralValues {
+        en: "several values after one `=`: a key takes one value, or a list `[ … ]` of them",
+        id: "ada beberapa nilai setelah satu `=`: satu kunci berisi satu nilai, atau satu daftar `[ … ]`",
+    }
+    SyntaxThousands {
+        en: "a number is written without a thousands separator",
+        id: "angka ditulis tanpa pemisah ribuan",
+    }
+    SyntaxMissingValue {
+        en: "the value after `=` is missing",
+        id: "nilai setelah `=` tidak ada",
+    }
+    SyntaxEmptyKey {
+        en: "a key's name is missing here",
+        id: "nama kunci tidak ada di sini",
+    }
+    SyntaxKeySpace {
+        en: "a key is one word: letters, digits, `-` and `_`, without spaces",
+        id: "kunci ditulis satu kata: huruf, angka, `-` dan `_`, tanpa spasi",
+    }
+    SyntaxKeyChars {
+        en: "a key without quotes has only letters a–z, digits, `-` and `_`, not `{chars}`",
+        id: "kunci tanpa tanda kutip hanya berisi huruf a–z, angka, `-` dan `_`, bukan `{chars}`",
+    }
+    SyntaxColon {
+        en: "a key and its value are separated by `=`, not `:`",
+        id: "kunci dan nilainya dipisahkan oleh `=`, bukan `:`",
+    }
+    SyntaxExtraEquals {
+        en: "`=` is written twice",
+        id: "`=` ditulis dua kali",
+    }
+    SyntaxExtraComma {
+        en: "a comma too many: items are separated by one comma",
+        id: "kelebihan koma: isinya dipisahkan oleh satu koma",
+    }
+    SyntaxListEquals {
+        en: "a list `[ … ]` holds values separated by commas, not `key = value`",
+        id: "daftar `[ … ]` berisi nilai yang dipisahkan koma, bukan `kunci = nilai`",
+    }
+    SyntaxListHint {
+        en: "a list is written in `[ ]` with a comma between its items, e.g. `vlans = [110, 111]`",
+        id: "daftar ditulis di dalam `[ ]` dengan koma di antara isinya, mis. `vlans = [110, 111]`",
+    }
+    SyntaxInlineTableHint {
+        en: "a table is written in `{ }` with a comma between its keys, e.g. `capacity = { upload = \"500Mbps\", download = \"1Gbps\" }`",
+        id: "tabel ditulis di dalam `{ }` dengan koma di antara kuncinya, mis. `capacity = { upload = \"500Mbps\", download = \"1Gbps\" }`",
+    }
+    SyntaxHeaderName {
+        en: "a name is missing in this table header",
+        id: "nama di judul tabel ini tidak ada",
+    }
+    SyntaxHeaderOpen {
+        en: "this table header does not start with `[`",
+        id: "judul tabel ini tidak diawali `[`",
+    }
+    SyntaxAfterHeader {
+        en: "something follows the table header on this line",
+        id: "ada sesuatu setelah judul tabel di baris ini",
+    }
+    SyntaxComment {
+        en: "a comment starts with `#`",
+        id: "komentar diawali `#`",
+    }
+    SyntaxLineStart {
+        en: "a line starts with a key or a table header, not `{char}`",
+        id: "baris diawali kunci atau judul tabel, bukan `{char}`",
+    }
     Syntax {
-        en: "this is not valid TOML: {detail}",
-        id: "ini bukan TOML yang benar: {detail}",
+        en: "this line is not valid TOML (the TOML parser says \"{detail}\")",
+        id: "baris ini bukan TOML yang benar (pesan parser TOML: \"{detail}\")",
     }
     SyntaxHint {
         en: "each line is `key = value`, text in double quotes, e.g. `lan = \"eth1\"`",

@@ -4,12 +4,14 @@
 //! `[site]` table in all, and any number of `[[agency]]` tables in any file. Reading is
 //! two-step: TOML into raw types that keep every value's position ([`raw`]), then validation
 //! into [`Policy`], which cannot hold an invalid policy. Every problem found is reported at
-//! once, each with file, line and column.
+//! once, each with file, line and column; what TOML itself refuses is told in the admin's
+//! words by [`syntax`].
 
 pub mod clock;
 mod compile;
 pub mod messages;
 mod raw;
+mod syntax;
 
 use std::{
     fmt,

@@ -288,20 +288,8 @@ pub struct Problem {
 pub fn read(text: &str) -> Result<File, Vec<Problem>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
-        // What follows a syntax error is a guess of the parser's: report only the errors,
-        // each kind once per line (recovery may find the same mistake twice).
-        let mut problems: Vec<Problem> = Vec::new();
-        for e in &errors {
-            let p = syntax_problem(e, doc.get_ref(), text);
-            let line = |at: usize| text[..at.min(text.len())].matches('\n').count();
-            if !problems
-                .iter()
-                .any(|q| q.message == p.message && line(q.span.start) == line(p.span.start))
-            {
-                problems.push(p);
-            }
-        }
-        return Err(problems);
+        // What follows a syntax error is a guess of the parser's: report only the errors.
+        return Err(super::syntax::problems(&errors, doc.get_ref(), text));
     }
     let mut w = Walker {
         problems: Vec::new(),
@@ -315,128 +303,6 @@ pub fn read(text: &str) -> Result<File, Vec<Problem>> {
         w.problems.sort_by_key(|p| p.span.start);
         Err(w.problems)
     }
-}
-
-/// The TOML parser's own errors, in the admin's words: the one place where its messages are
-/// read. Those admins meet most are named; any other keeps the parser's words.
-fn syntax_problem(e: &toml::de::Error, doc: &DeTable, text: &str) -> Problem {
-    let span = e.span().unwrap_or(0..0);
-    let detail = e.message().trim();
-    if detail == "duplicate key" {
-        let key = text
-            .get(span.clone())
-            .unwrap_or("")
-            .trim_matches(['"', '\''])
-            .to_string();
-        let first_set = first_key_before(doc, &key, span.start);
-        return Problem {
-            span,
-            message: Msg::new(MsgId::DuplicateKey).arg("key", key),
-            hint: first_set
-                .is_none()
-                .then(|| Msg::new(MsgId::DuplicateKeyNoPlaceHint)),
-            first_set,
-        };
-    }
-    if detail.contains("recursion") {
-        return Problem {
-            span,
-            message: Msg::new(MsgId::TooDeep),
-            hint: Some(Msg::new(MsgId::TooDeepHint)),
-            first_set: None,
-        };
-    }
-    let write_like = |line: &str| Some(Msg::new(MsgId::WriteLike).arg("line", line));
-    let (message, hint) = match detail.split(", expected").next().unwrap_or(detail) {
-        "string values must be quoted" => {
-            let bare = text.get(span.clone()).unwrap_or("").trim();
-            let line = text[..span.start.min(text.len())]
-                .rsplit('\n')
-                .next()
-                .unwrap_or("");
-            let key = line.split('=').next().unwrap_or("").trim();
-            let hint = if bare.starts_with(|c: char| c.is_ascii_digit()) {
-                // Numbers side by side: a list missing its commas.
-                write_like("vlans = [110, 111]")
-            } else if !key.is_empty()
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                && !bare.contains(['[', ']', '{', '}', '"'])
-            {
-                write_like(&format!("{key} = \"{bare}\""))
-            } else {
-                Some(Msg::new(MsgId::SyntaxHint))
-            };
-            (Msg::new(MsgId::SyntaxUnquoted), hint)
-        }
-        "invalid basic string" | "invalid multi-line basic string" | "missing opening quote" => (
-            Msg::new(MsgId::SyntaxQuote),
-            Some(Msg::new(MsgId::SyntaxHint)),
-        ),
-        "key with no value"
-        | "missing value"
-        | "missing value for key"
-        | "missing assignment between key-value pairs" => (
-            Msg::new(MsgId::SyntaxNoValue),
-            Some(Msg::new(MsgId::SyntaxHint)),
-        ),
-        "unclosed table" | "unclosed array table" | "missing table open" => (
-            Msg::new(MsgId::SyntaxHeader),
-            Some(Msg::new(MsgId::SyntaxHeaderHint)),
-        ),
-        "unclosed inline table"
-        | "missing comma between key-value pairs"
-        | "missing inline table opening" => (
-            Msg::new(MsgId::SyntaxInlineTable),
-            write_like("capacity = { upload = \"500Mbps\", download = \"1Gbps\" }"),
-        ),
-        "unclosed array" | "missing comma between array elements" | "missing array opening" => (
-            Msg::new(MsgId::SyntaxList),
-            write_like("vlans = [110, 111]"),
-        ),
-        "unexpected key or value" | "unexpected content" => (
-            Msg::new(MsgId::SyntaxTrailing),
-            Some(Msg::new(MsgId::SyntaxTrailingHint)),
-        ),
-        _ => (
-            Msg::new(MsgId::Syntax).arg("detail", detail),
-            Some(Msg::new(MsgId::SyntaxHint)),
-        ),
-    };
-    Problem {
-        span,
-        message,
-        hint,
-        first_set: None,
-    }
-}
-
-/// Where `key` was last set before `offset`: the first of a pair of duplicates.
-fn first_key_before(table: &DeTable, key: &str, offset: usize) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    let mut consider = |at: usize| {
-        if at < offset && best.is_none_or(|b| at > b) {
-            best = Some(at);
-        }
-    };
-    fn walk(v: &DeValue, key: &str, consider: &mut dyn FnMut(usize)) {
-        match v {
-            DeValue::Table(t) => walk_table(t, key, consider),
-            DeValue::Array(a) => a.iter().for_each(|x| walk(x.get_ref(), key, consider)),
-            _ => {}
-        }
-    }
-    fn walk_table(t: &DeTable, key: &str, consider: &mut dyn FnMut(usize)) {
-        for (k, v) in t.iter() {
-            if k.get_ref() == key {
-                consider(k.span().start);
-            }
-            walk(v.get_ref(), key, consider);
-        }
-    }
-    walk_table(table, key, &mut consider);
-    best
 }
 
 struct Walker {

@@ -345,6 +345,204 @@ fn syntax_errors_have_positions() {
     assert_eq!(d[0].line, 2, "{}", d[0]);
 }
 
+/// Lines admins get wrong, each after a valid `[site]` and in a new `[[agency]]` unless it
+/// starts with a table of its own: one mistake each, named in both languages.
+const SYNTAX_MISTAKES: &[&str] = &[
+    // Text and its quotes.
+    "name = \"Dinas PU\\Bina Marga\"",
+    "name = \"C:\\Users\\admin\"",
+    "name = \"Dinas 'A'\\Data\"",
+    "name = 'Dinas Kesehatan",
+    "name = \"Dinas Kesehatan",
+    "name = Dinas Kesehatan\"",
+    "name = \"Dinas \"Kesehatan\"\"",
+    "name = 'Jum'at'",
+    "name = \u{201c}Dinas Kesehatan\u{201d}",
+    "name = \"Dinas\u{1} Kesehatan\"",
+    "name = \"Dinas\" # catatan\u{7}",
+    "name = \"Dinas\"\rid = \"x\"",
+    // Keys.
+    "= \"dinkes\"",
+    "name. = \"Dinas\"",
+    "tier/opd = \"critical\"",
+    "name: \"Dinas\"",
+    "name := \"Dinas\"",
+    "nama dinas = \"Dinas\"",
+    "id = \"dinkes\"\nid.x = 1",
+    "[site]\ncapacity.upload = \"1Gbps\"",
+    // Tables.
+    "[]",
+    "[[agency]",
+    "[[agency",
+    "agency]]",
+    "[[agency]] x",
+    "}",
+    // Dates and times.
+    "name = 1979-05-27T25:00:00",
+    "name = 2025-13-01",
+    "name = 2025-02-30",
+    "name = 07:60",
+    "name = 07:00:61",
+    "name = 7:00",
+    "name = 07:00-16:00",
+    "[[agency.schedule]]\nhours = 25:00",
+    // Numbers and words without quotes.
+    "weight = 01",
+    "weight = 1__0",
+    "weight = 2.",
+    "weight = 1.5.5",
+    "weight = True",
+    "package = 1.5Gbps",
+    "package = 10 Mbps",
+    "prefixes = [10.0.0.0/24]",
+    "vlans = [110-120]",
+    "hosts = fair",
+    "tier = normal",
+    "x = 1 2",
+    "vlans = 110 111",
+    "vlans = 110, 111",
+    "vlans = [110 111]",
+    "weight = 1 2",
+    "weight = 1,000",
+    "name =",
+    // Punctuation.
+    "name = = \"Dinas\"",
+    "name == \"Dinas\"",
+    "vlans = [110,, 111]",
+    "vlans = [110 = 111]",
+    "name = \"Dinas\" // catatan",
+    "name = \"Dinas\" ; catatan",
+    "name = \"Dinas\" x",
+    "vlans = [110",
+    "upload = { rate = \"10Mbps\" ceiling = \"20Mbps\" }",
+    "upload = { rate = \"10Mbps\"",
+    "upload = { rate: \"10Mbps\" }",
+    "upload = { rate \"10Mbps\" }",
+    "upload = { rate = \"10Mbps\",, ceiling = \"20Mbps\" }",
+];
+
+/// Hints that show a line to write (the others point at a place or name a setting).
+const LINE_HINTS: &[MsgId] = &[
+    MsgId::WriteLike,
+    MsgId::SyntaxEscapeHint,
+    MsgId::SyntaxEscapeDoubleHint,
+    MsgId::SyntaxControlHint,
+    MsgId::SyntaxDateTimeHint,
+    MsgId::SyntaxDottedTableHint,
+];
+
+fn mistake_text(line: &str) -> String {
+    let site = "[site]\nlan = \"eth1\"\nwan = \"eth2\"\ncapacity = { upload = \"1Gbps\", download = \"1Gbps\" }\n";
+    if let Some(in_site) = line.strip_prefix("[site]\n") {
+        format!("{site}{in_site}\n")
+    } else if line.starts_with('[') || line.starts_with("agency") {
+        format!("{site}{line}\n")
+    } else {
+        format!("{site}[[agency]]\n{line}\n")
+    }
+}
+
+#[test]
+fn syntax_mistakes_are_named_in_the_admins_words() {
+    for line in SYNTAX_MISTAKES {
+        let text = mistake_text(line);
+        let d = errors(&[("p.toml", &text)]);
+        assert_eq!(d.len(), 1, "{line:?}:\n{}", all(&d));
+        let d = &d[0];
+        assert_ne!(d.message.id(), MsgId::Syntax, "{line:?} is not named: {d}");
+        // The parser's own words appear in neither language.
+        let (_, parser) = toml::de::DeTable::parse_recoverable(&text);
+        for lang in Lang::ALL {
+            let shown = d.render(lang);
+            for e in &parser {
+                let words = e.message().split(", expected").next().unwrap_or("");
+                assert!(!shown.contains(words), "{line:?} in {lang:?}: {shown}");
+            }
+        }
+        assert_ne!(
+            d.message.text(Lang::En),
+            d.message.text(Lang::Id),
+            "{line:?}"
+        );
+        // A line shown to write is TOML.
+        let hint = d
+            .hint
+            .as_ref()
+            .unwrap_or_else(|| panic!("{line:?} has no hint"));
+        if LINE_HINTS.contains(&hint.id()) {
+            let hint = hint.text(Lang::En);
+            let shown = hint.rsplit('`').nth(1).unwrap_or("");
+            let (_, errors) = toml::de::DeTable::parse_recoverable(shown);
+            assert!(
+                errors.is_empty(),
+                "{line:?}: the hint's line does not parse: {hint}"
+            );
+        }
+    }
+}
+
+#[test]
+fn syntax_hints_mend_the_line_written() {
+    let hint = |line: &str| {
+        let d = errors(&[("p.toml", &mistake_text(line))]);
+        d[0].hint
+            .as_ref()
+            .map(|h| h.text(Lang::En))
+            .unwrap_or_default()
+    };
+    // Two values: a list for a key that takes one (or any unknown key), else its example.
+    assert_eq!(hint("x = 1 2"), "write it like this: `x = [1, 2]`");
+    assert_eq!(
+        hint("vlans = 110 111"),
+        "write it like this: `vlans = [110, 111]`"
+    );
+    assert_eq!(hint("weight = 1 2"), "write it like this: `weight = 2`");
+    assert_eq!(
+        hint("name = \"C:\\Users\\admin\""),
+        "in single quotes a backslash stays as written: `name = 'C:\\Users\\admin'`"
+    );
+    assert_eq!(
+        hint("name = 'Dinas Kesehatan"),
+        "write it like this: `name = \"Dinas Kesehatan\"`"
+    );
+    assert_eq!(
+        hint("package = 1.5Gbps"),
+        "write it like this: `package = \"1.5Gbps\"`"
+    );
+    assert_eq!(
+        hint("vlans = [010, 020]"),
+        "write it like this: `vlans = [10, 20]`"
+    );
+    // A key that takes no text gets its example, not the word in quotes.
+    assert_eq!(
+        hint("vlans = [110-120]"),
+        "write it like this: `vlans = [110, 111]`"
+    );
+    assert_eq!(
+        hint("upload = 10Mbps"),
+        "write it like this: `upload = { guaranteed = \"10Mbps\", ceiling = \"50Mbps\" }`"
+    );
+}
+
+#[test]
+fn one_syntax_mistake_per_line() {
+    // The colon also leaves the key without `=`: one mistake, at the colon.
+    let d = errors(&[("p.toml", &mistake_text("name: \"Dinas\""))]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!((d[0].line, d[0].column), (6, 5), "{}", d[0]);
+}
+
+/// A parser text not named keeps a sentence in the admin's language, its English quoted.
+#[test]
+fn unnamed_syntax_errors_quote_the_parser() {
+    let d = errors(&[("p.toml", &mistake_text("\"\"\"name\"\"\" = \"Dinas\""))]);
+    assert_eq!(d.len(), 1, "{}", all(&d));
+    assert_eq!(
+        d[0].message.text(Lang::Id),
+        "baris ini bukan TOML yang benar (pesan parser TOML: \"keys cannot be multi-line basic strings, expected basic string, literal string\")"
+    );
+}
+
 /// Every key of every table, written with the example line the hints show: a valid policy.
 fn full_policy(mutate: impl Fn(&str, &str, &str) -> Option<String>) -> String {
     use super::raw::{AGENCY, CAPACITY, COSTS, LIMIT, OVERRIDE, SCHEDULE, SITE};
