@@ -589,6 +589,19 @@ fn small_uplink() -> Policy {
     policy::from_texts(&[("small.toml", &text)]).expect("the test policy is valid")
 }
 
+/// The programs holding [`small_uplink`], with `rates` set for agency `slot` in `dir` as
+/// the control loop sets them, for the next minute: the policy, the data plane and what it
+/// holds.
+fn small_uplink_with(slot: u32, dir: Direction, rates: Rates) -> (Policy, Dataplane, Applied) {
+    let p = small_uplink();
+    let (mut dp, mut applied) = load_applied(&p);
+    let expires = control::monotonic_ns() + 60_000_000_000;
+    applied
+        .set_rates(&mut dp, slot, dir, rates, expires)
+        .unwrap();
+    (p, dp, applied)
+}
+
 /// How many of `n` frames pass, and the counters that moved meanwhile.
 fn send(dp: &Dataplane, program: &str, frame: &[u8], n: usize, slot: u32) -> (usize, Counters) {
     let dir = if program == LAN_PROGRAM {
@@ -664,9 +677,6 @@ fn a_guarantee_passes_however_full_the_uplink_and_borrowers_get_what_is_left() {
 
 #[test]
 fn a_borrower_is_held_to_its_own_limit_while_the_uplink_has_room() {
-    let p = small_uplink();
-    let (mut dp, mut applied) = load_applied(&p);
-    let expires = control::monotonic_ns() + 60_000_000_000;
     // kantor downloads: its guarantee of 1 Mbps and 1 Mbps more to borrow, each 15 180
     // bytes deep; the uplink (100 kB deep) has room for all of it.
     let rates = Rates {
@@ -674,9 +684,7 @@ fn a_borrower_is_held_to_its_own_limit_while_the_uplink_has_room() {
         borrow: bucket(1_000_000, 15_180),
         ..Default::default()
     };
-    applied
-        .set_rates(&mut dp, 0, Direction::Download, rates, expires)
-        .unwrap();
+    let (_, dp, _) = small_uplink_with(0, Direction::Download, rates);
     let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 110).bytes();
     let (passed, c) = send(&dp, WAN_PROGRAM, &frame, 60, 0);
     assert!(
@@ -692,9 +700,6 @@ fn a_borrower_is_held_to_its_own_limit_while_the_uplink_has_room() {
 
 #[test]
 fn beyond_its_share_an_agency_takes_excess_only_while_the_uplink_is_half_free() {
-    let p = small_uplink();
-    let (mut dp, mut applied) = load_applied(&p);
-    let expires = control::monotonic_ns() + 60_000_000_000;
     // kantor: 15 frames on its guarantee, 15 as its share, and up to 80 Mbps more (a 1 MB
     // bucket) while the uplink (8 Mbps, 100 kB deep: 50 frames to half) is less than half
     // used.
@@ -704,9 +709,7 @@ fn beyond_its_share_an_agency_takes_excess_only_while_the_uplink_is_half_free() 
         excess: bucket(80_000_000, 1_000_000),
         ..Default::default()
     };
-    applied
-        .set_rates(&mut dp, 0, Direction::Download, rates, expires)
-        .unwrap();
+    let (_, dp, _) = small_uplink_with(0, Direction::Download, rates);
     let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 110).bytes();
     let (passed, c) = send(&dp, WAN_PROGRAM, &frame, 100, 0);
     // 15 + 15 charged to the uplink, then excess until it is half used: about 20 more.
@@ -736,17 +739,13 @@ fn as_tcp(mut frame: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn the_control_loops_uplink_rate_holds_until_it_expires() {
-    let p = small_uplink();
-    let (mut dp, mut applied) = load_applied(&p);
-    let expires = control::monotonic_ns() + 60_000_000_000;
     // wifi may borrow 80 Mbps downloading (a 1 MB bucket): only the uplink holds it.
     let wifi = Rates {
         borrow: bucket(80_000_000, 1_000_000),
         ..Default::default()
     };
-    applied
-        .set_rates(&mut dp, 1, Direction::Download, wifi, expires)
-        .unwrap();
+    let (p, mut dp, mut applied) = small_uplink_with(1, Direction::Download, wifi);
+    let expires = control::monotonic_ns() + 60_000_000_000;
     let frame = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 120).bytes();
     // The control loop divides 4 Mbps of the 8 downloading (its bucket 100 ms deep: 50
     // kB), the 8 Mbps uploading.
@@ -776,19 +775,8 @@ fn the_control_loops_uplink_rate_holds_until_it_expires() {
 
 #[test]
 fn dropped_tcp_segments_are_counted_apart() {
-    let p = small_uplink();
-    let (mut dp, mut applied) = load_applied(&p);
-    let expires = control::monotonic_ns() + 60_000_000_000;
     // kantor: 1 Mbps downloading, ten 1000-byte frames deep, nothing to borrow.
-    applied
-        .set_rates(
-            &mut dp,
-            0,
-            Direction::Download,
-            guaranteed(1_000_000, 10_000),
-            expires,
-        )
-        .unwrap();
+    let (_, dp, _) = small_uplink_with(0, Direction::Download, guaranteed(1_000_000, 10_000));
     let udp = Frame::ipv4_udp(1000 - 46).tag(frames::CTAG, 110).bytes();
     let tcp4 = as_tcp(udp.clone());
     let tcp6 = as_tcp(Frame::ipv6_udp(1000 - 66).tag(frames::CTAG, 110).bytes());
